@@ -1,0 +1,16 @@
+module github.com/imagewriter/rules_imagewriter
+
+go 1.26
+
+require (
+	github.com/klauspost/compress v1.20.5
+	github.com/klauspost/pgzip v1.3.0
+	github.com/opencontainers/go-digest v1.0.0
+	github.com/opencontainers/image-spec v1.1.1
+	github.com/spf13/cobra v1.10.2
+)
+
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+)
