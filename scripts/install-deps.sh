@@ -30,9 +30,10 @@ if [[ -z ${SKIP_APT:-} ]]; then
   done
   if ((${#pkgs[@]})); then
     log "apt-get install ${pkgs[*]}"
+    sudo=(); ((EUID == 0)) || sudo=(sudo)   # CI runs as root; people may not
     for _ in $(seq 120); do fuser /var/lib/dpkg/lock-frontend >/dev/null 2>&1 || break; sleep 2; done
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
   fi
 fi
 
