@@ -12,4 +12,26 @@
 // the tool's output, and cleans up after itself with t.Cleanup. The Err
 // variants (RunErr, UmociUnpackErr, Podman.RunErr) return the error instead,
 // for negative tests.
+//
+// A typical test:
+//
+//	func TestLayerUnpacks(t *testing.T) {
+//		layout := buildLayout(t) // with imagewriter, tagged v1
+//		rootfs := checkers.UmociUnpack(t, layout, "v1")
+//		want := map[string]checkers.TreeEntry{
+//			"etc":       checkers.Dir(0o755),
+//			"etc/hello": checkers.File(0o644, "hello\n"),
+//			"bin/sh":    checkers.Symlink("busybox"),
+//		}
+//		if d := checkers.DiffTrees(want, checkers.Tree(t, rootfs)); d != "" {
+//			t.Errorf("rootfs (-want +got):\n%s", d)
+//		}
+//		reg := checkers.NewRegistry(t, checkers.RegistryOptions{})
+//		checkers.Run(t, "", "crane", "push", layout, reg.Host+"/test:v1")
+//		if n := reg.BlobUploads(t); n != 2 { // config and layer
+//			t.Errorf("uploaded %d blobs, want 2", n)
+//		}
+//		out := checkers.PodmanRun(t, "oci:"+layout+":v1", "/bin/hello")
+//		...
+//	}
 package checkers
