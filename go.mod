@@ -3,6 +3,7 @@ module github.com/imagewriter/rules_imagewriter
 go 1.26
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/klauspost/compress v1.20.5
 	github.com/klauspost/pgzip v1.3.0
 	github.com/opencontainers/go-digest v1.0.0
