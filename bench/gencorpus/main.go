@@ -95,7 +95,7 @@ func run(out, src string, files int, total int64, seed uint64) error {
 		assigned++
 	}
 
-	exts := []string{".go", ".go", ".go", ".txt", ".md", ".json"}
+	exts := []string{".go.txt", ".go.txt", ".go.txt", ".txt", ".md", ".json"}
 	perDir := 100
 	buf := make([]byte, 0, 256<<10)
 	for i, size := range sizes {

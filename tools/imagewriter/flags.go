@@ -106,3 +106,5 @@ func (f *compressionFlags) resolve(cmd *cobra.Command, fromSpec *reproducible.Co
 	}
 	return r, nil
 }
+
+func cut(s, sep string) (string, string, bool) { return strings.Cut(s, sep) }

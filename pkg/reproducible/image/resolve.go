@@ -1,0 +1,204 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/blob"
+)
+
+// Docker media types, read and converted; never written.
+const (
+	DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	DockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	DockerConfig       = "application/vnd.docker.container.image.v1+json"
+	DockerLayer        = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	DockerForeignLayer = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+)
+
+// Image is a resolved single-platform image: its manifest and config as
+// exact bytes and its layers as descriptors. It never holds layer bytes.
+type Image struct {
+	// Manifest is the OCI manifest. For a Docker-typed source it is the
+	// converted manifest (same config and layer blobs, OCI media types).
+	Manifest   Blob
+	Config     Blob
+	ConfigFile ConfigFile
+	Layers     []ocispec.Descriptor
+	Platform   ocispec.Platform
+	// Converted is true when the source manifest had Docker media types.
+	Converted bool
+}
+
+// DiffIDs returns the config's rootfs.diff_ids.
+func (img Image) DiffIDs() []digest.Digest { return img.ConfigFile.RootFS.DiffIDs }
+
+// Resolve reads the image that root names from f: an index (the manifest
+// for platform is chosen; with a nil platform the index must hold exactly
+// one) or a manifest, then its config. Every read is capped at
+// blob.MaxMetadataBytes before allocating and verified against its
+// descriptor; Docker media types are converted to OCI; a graph that mixes
+// the two is an error wrapping ErrMediaTypeMix.
+func Resolve(ctx context.Context, f blob.Fetcher, root ocispec.Descriptor, platform *ocispec.Platform) (Image, error) {
+	desc := root
+	for depth := 0; ; depth++ {
+		if depth > 4 {
+			return Image{}, fmt.Errorf("%s: indexes nested too deep", root.Digest)
+		}
+		switch desc.MediaType {
+		case ocispec.MediaTypeImageIndex, DockerManifestList:
+			idx, err := ReadIndex(ctx, f, desc)
+			if err != nil {
+				return Image{}, err
+			}
+			next, err := SelectManifest(idx, desc, platform)
+			if err != nil {
+				return Image{}, err
+			}
+			desc = next
+			continue
+		case ocispec.MediaTypeImageManifest, DockerManifest:
+			return resolveManifest(ctx, f, desc)
+		}
+		return Image{}, fmt.Errorf("%s: media type %q is neither an index nor an image manifest", desc.Digest, desc.MediaType)
+	}
+}
+
+// ReadIndex reads and decodes an index (OCI or Docker manifest list).
+func ReadIndex(ctx context.Context, f blob.Fetcher, desc ocispec.Descriptor) (ocispec.Index, error) {
+	b, err := blob.ReadAll(ctx, f, desc, blob.MaxMetadataBytes)
+	if err != nil {
+		return ocispec.Index{}, err
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return ocispec.Index{}, fmt.Errorf("%s %s: %v", desc.Digest, desc.MediaType, err)
+	}
+	if idx.MediaType != "" && idx.MediaType != desc.MediaType {
+		return ocispec.Index{}, fmt.Errorf("%s: mediaType %q in the blob, %q in its descriptor", desc.Digest, idx.MediaType, desc.MediaType)
+	}
+	if idx.Manifests == nil {
+		return ocispec.Index{}, fmt.Errorf("%s: index manifests is null", desc.Digest)
+	}
+	return idx, nil
+}
+
+// SelectManifest picks the entry of idx for platform (nil: the only one).
+func SelectManifest(idx ocispec.Index, desc ocispec.Descriptor, platform *ocispec.Platform) (ocispec.Descriptor, error) {
+	var have []string
+	var found []ocispec.Descriptor
+	for _, m := range idx.Manifests {
+		if m.Platform == nil {
+			if platform == nil {
+				found = append(found, m)
+			}
+			continue
+		}
+		have = append(have, PlatformString(*m.Platform))
+		if platform == nil || MatchPlatform(*platform, *m.Platform) {
+			found = append(found, m)
+		}
+	}
+	switch {
+	case len(found) == 1:
+		return found[0], nil
+	case platform == nil && len(found) > 1:
+		return ocispec.Descriptor{}, fmt.Errorf("%s: index holds several platforms (%s): choose one", desc.Digest, strings.Join(have, ", "))
+	case len(found) > 1:
+		return found[0], nil // exact duplicates: the first, as containerd does
+	case platform == nil:
+		return ocispec.Descriptor{}, fmt.Errorf("%s: index holds no manifest", desc.Digest)
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("%s: no manifest for platform %s (have %s)", desc.Digest, PlatformString(*platform), strings.Join(have, ", "))
+}
+
+func resolveManifest(ctx context.Context, f blob.Fetcher, desc ocispec.Descriptor) (Image, error) {
+	b, err := blob.ReadAll(ctx, f, desc, blob.MaxMetadataBytes)
+	if err != nil {
+		return Image{}, err
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Image{}, fmt.Errorf("%s %s: %v", desc.Digest, desc.MediaType, err)
+	}
+	if m.SchemaVersion != 2 {
+		return Image{}, fmt.Errorf("%s: schemaVersion %d: want 2", desc.Digest, m.SchemaVersion)
+	}
+	if m.MediaType != "" && m.MediaType != desc.MediaType {
+		return Image{}, fmt.Errorf("%s: mediaType %q in the blob, %q in its descriptor", desc.Digest, m.MediaType, desc.MediaType)
+	}
+	img := Image{Manifest: Blob{Descriptor: desc, Data: b}}
+	docker := desc.MediaType == DockerManifest
+	if docker {
+		if m, err = convertManifest(m, desc); err != nil {
+			return Image{}, err
+		}
+		img.Converted = true
+	} else if err := checkOCI(m, desc); err != nil {
+		return Image{}, err
+	}
+	cb, err := blob.ReadAll(ctx, f, m.Config, blob.MaxMetadataBytes)
+	if err != nil {
+		return Image{}, fmt.Errorf("config: %w", err)
+	}
+	var cf ConfigFile
+	if err := json.Unmarshal(cb, &cf); err != nil {
+		return Image{}, fmt.Errorf("config %s: %v", m.Config.Digest, err)
+	}
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return Image{}, fmt.Errorf("config %s: %d rootfs.diff_ids for %d layers", m.Config.Digest, len(cf.RootFS.DiffIDs), len(m.Layers))
+	}
+	if cf.OS == "" || cf.Architecture == "" {
+		return Image{}, fmt.Errorf("config %s: os and architecture must be set", m.Config.Digest)
+	}
+	img.Config = Blob{Descriptor: m.Config, Data: cb}
+	img.ConfigFile = cf
+	img.Layers = m.Layers
+	img.Platform = cf.Platform
+	if docker {
+		img.Manifest, err = NewManifest(img.Config, m.Layers, ManifestOptions{Annotations: m.Annotations})
+		if err != nil {
+			return Image{}, err
+		}
+	}
+	return img, nil
+}
+
+func checkOCI(m ocispec.Manifest, desc ocispec.Descriptor) error {
+	if strings.HasPrefix(m.Config.MediaType, "application/vnd.docker.") {
+		return fmt.Errorf("%s: %w: config %s", desc.Digest, ErrMediaTypeMix, m.Config.MediaType)
+	}
+	for i, l := range m.Layers {
+		if strings.HasPrefix(l.MediaType, "application/vnd.docker.") {
+			return fmt.Errorf("%s: %w: layers[%d] %s", desc.Digest, ErrMediaTypeMix, i, l.MediaType)
+		}
+	}
+	return nil
+}
+
+// convertManifest turns a Docker schema 2 manifest into its OCI form: the
+// same blobs, OCI media types.
+func convertManifest(m ocispec.Manifest, desc ocispec.Descriptor) (ocispec.Manifest, error) {
+	if m.Config.MediaType != DockerConfig {
+		return m, fmt.Errorf("%s: %w: config %s in a Docker manifest", desc.Digest, ErrMediaTypeMix, m.Config.MediaType)
+	}
+	m.MediaType = ocispec.MediaTypeImageManifest
+	m.Config.MediaType = ocispec.MediaTypeImageConfig
+	for i, l := range m.Layers {
+		switch l.MediaType {
+		case DockerLayer:
+			m.Layers[i].MediaType = ocispec.MediaTypeImageLayerGzip
+		case DockerForeignLayer:
+			m.Layers[i].MediaType = ocispec.MediaTypeImageLayerNonDistributableGzip //nolint:staticcheck // the OCI name for foreign layers
+		default:
+			return m, fmt.Errorf("%s: %w: layers[%d] %s in a Docker manifest", desc.Digest, ErrMediaTypeMix, i, l.MediaType)
+		}
+	}
+	return m, nil
+}

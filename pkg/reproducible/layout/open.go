@@ -1,0 +1,274 @@
+package layout
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/blob"
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/image"
+)
+
+// Format names an on-disk image form.
+type Format string
+
+// The forms Open reads and the writers write.
+const (
+	FormatDir           Format = "oci"
+	FormatArchive       Format = "oci-archive"
+	FormatDockerArchive Format = "docker-archive"
+)
+
+// Source is an image read from disk: the entries of its index.json and a
+// verified Fetcher for its blobs.
+type Source struct {
+	Format Format
+	Index  ocispec.Index
+	blob.Fetcher
+	// Docker holds manifest.json's entries when the source has one.
+	Docker []DockerManifestEntry
+	close  func() error
+}
+
+// Close releases the source's file.
+func (s *Source) Close() error {
+	if s.close == nil {
+		return nil
+	}
+	return s.close()
+}
+
+// Open reads an OCI layout directory, an OCI archive or a Docker archive
+// (`docker save`, either the legacy form or the OCI-layout form of Docker
+// 25+). A legacy Docker archive gets a synthesized OCI manifest and index,
+// so that every form is read the same way with image.Resolve.
+func Open(ctx context.Context, p string) (*Source, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		d, err := OpenDir(p)
+		if err != nil {
+			return nil, err
+		}
+		idx, err := d.Index()
+		if err != nil {
+			return nil, err
+		}
+		return &Source{Format: FormatDir, Index: idx, Fetcher: d}, nil
+	}
+	return openArchive(ctx, p)
+}
+
+type member struct{ off, size int64 }
+
+// archive serves blobs from a plain tar file with ReadAt.
+type archive struct {
+	f       *os.File
+	path    string
+	members map[string]member
+	extra   map[digest.Digest][]byte // synthesized blobs
+}
+
+func (a *archive) read(name string, max int64) ([]byte, error) {
+	m, ok := a.members[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: no %s in the archive", a.path, name)
+	}
+	if m.size > max {
+		return nil, fmt.Errorf("%s: %s: %w: %d bytes", a.path, name, blob.ErrTooLarge, m.size)
+	}
+	b := make([]byte, m.size)
+	_, err := a.f.ReadAt(b, m.off)
+	return b, err
+}
+
+func (a *archive) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := blob.ValidateDescriptor(desc); err != nil {
+		return nil, err
+	}
+	if b, ok := a.extra[desc.Digest]; ok {
+		return io.NopCloser(blob.VerifyReader(bytes.NewReader(b), desc)), nil
+	}
+	m, ok := a.members[blobName(desc.Digest)]
+	if !ok {
+		return nil, fmt.Errorf("%s %s: %w in %s", desc.Digest, desc.MediaType, blob.ErrNotFound, a.path)
+	}
+	return io.NopCloser(blob.VerifyReader(io.NewSectionReader(a.f, m.off, m.size), desc)), nil
+}
+
+func openArchive(ctx context.Context, p string) (*Source, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	a := &archive{f: f, path: p, members: map[string]member{}, extra: map[digest.Digest][]byte{}}
+	src, err := a.index(ctx)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src.close = f.Close
+	return src, nil
+}
+
+func (a *archive) index(ctx context.Context) (*Source, error) {
+	head := make([]byte, 4)
+	if n, _ := io.ReadFull(a.f, head); reproducible.Detect(head[:n]) != reproducible.None {
+		return nil, fmt.Errorf("%s: a compressed archive: decompress it first", a.path)
+	}
+	if _, err := a.f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(a.f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: corrupt archive: %v", a.path, err)
+		}
+		if h.Typeflag == tar.TypeDir || h.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		name, err := reproducible.CleanMemberPath(h.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: member %q: %w", a.path, h.Name, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			return nil, fmt.Errorf("%s: member %q: type %q: an image archive holds only files and directories", a.path, h.Name, h.Typeflag)
+		}
+		if _, dup := a.members[name]; dup {
+			return nil, fmt.Errorf("%s: member %q appears twice", a.path, h.Name)
+		}
+		off, err := a.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		a.members[name] = member{off: off, size: h.Size}
+	}
+	src := &Source{Fetcher: a}
+	if _, ok := a.members[DockerManifestFile]; ok {
+		b, err := a.read(DockerManifestFile, blob.MaxMetadataBytes)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &src.Docker); err != nil {
+			return nil, fmt.Errorf("%s: manifest.json: %v", a.path, err)
+		}
+	}
+	if _, ok := a.members[ocispec.ImageIndexFile]; ok {
+		b, err := a.read(ocispec.ImageIndexFile, blob.MaxMetadataBytes)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &src.Index); err != nil {
+			return nil, fmt.Errorf("%s: index.json: %v", a.path, err)
+		}
+		if src.Index.Manifests == nil {
+			return nil, fmt.Errorf("%s: index.json: manifests is null", a.path)
+		}
+		src.Format = FormatArchive
+		if src.Docker != nil {
+			src.Format = FormatDockerArchive
+		}
+		return src, nil
+	}
+	if src.Docker == nil {
+		return nil, fmt.Errorf("%s: neither an OCI archive (no index.json) nor a Docker archive (no manifest.json)", a.path)
+	}
+	src.Format = FormatDockerArchive
+	return src, a.synthesize(ctx, src)
+}
+
+// synthesize builds OCI manifests for a legacy Docker archive: the config
+// file's bytes become the config blob; each layer is described by hashing it
+// (its compression detected from its first bytes).
+func (a *archive) synthesize(ctx context.Context, src *Source) error {
+	src.Index = ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
+	src.Index.SchemaVersion = 2
+	for i, e := range src.Docker {
+		cb, err := a.read(path.Clean(e.Config), blob.MaxMetadataBytes)
+		if err != nil {
+			return fmt.Errorf("manifest.json[%d].Config: %w", i, err)
+		}
+		config := image.BlobOf(ocispec.MediaTypeImageConfig, cb)
+		var layers []ocispec.Descriptor
+		for j, lp := range e.Layers {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			m, ok := a.members[path.Clean(lp)]
+			if !ok {
+				return fmt.Errorf("%s: manifest.json[%d].Layers[%d]: no %s in the archive", a.path, i, j, lp)
+			}
+			sr := io.NewSectionReader(a.f, m.off, m.size)
+			head := make([]byte, 4)
+			n, _ := io.ReadFull(sr, head)
+			mt := map[reproducible.Algorithm]string{reproducible.Gzip: ocispec.MediaTypeImageLayerGzip, reproducible.Zstd: ocispec.MediaTypeImageLayerZstd, reproducible.None: ocispec.MediaTypeImageLayer}[reproducible.Detect(head[:n])]
+			dg, err := digest.SHA256.FromReader(io.NewSectionReader(a.f, m.off, m.size))
+			if err != nil {
+				return err
+			}
+			if want := path.Base(lp); strings.HasPrefix(path.Clean(lp), "blobs/sha256/") && want != dg.Encoded() {
+				return &blob.MismatchError{Desc: ocispec.Descriptor{Digest: digest.NewDigestFromEncoded(digest.SHA256, want), MediaType: mt}, Field: "digest", Want: "sha256:" + want, Got: dg.String()}
+			}
+			a.members[blobName(dg)] = m
+			layers = append(layers, ocispec.Descriptor{MediaType: mt, Digest: dg, Size: m.size})
+		}
+		mb, err := image.NewManifest(config, layers, image.ManifestOptions{})
+		if err != nil {
+			return err
+		}
+		a.extra[config.Descriptor.Digest] = cb
+		a.extra[mb.Descriptor.Digest] = mb.Data
+		d := mb.Descriptor
+		if len(e.RepoTags) > 0 {
+			d.Annotations = map[string]string{RefNameAnnotation: e.RepoTags[0]}
+		}
+		src.Index.Manifests = append(src.Index.Manifests, d)
+	}
+	return nil
+}
+
+// FindRef returns the index.json entry named ref (matched against the
+// ref.name annotation, then against a Docker archive's RepoTags); "" selects
+// the only entry.
+func (s *Source) FindRef(ref string) (ocispec.Descriptor, error) {
+	ms := s.Index.Manifests
+	if ref == "" {
+		if len(ms) == 1 {
+			return ms[0], nil
+		}
+		var names []string
+		for _, m := range ms {
+			names = append(names, m.Annotations[RefNameAnnotation])
+		}
+		return ocispec.Descriptor{}, fmt.Errorf("index.json holds %d images (%s): name one", len(ms), strings.Join(names, ", "))
+	}
+	for _, m := range ms {
+		if m.Annotations[RefNameAnnotation] == ref {
+			return m, nil
+		}
+	}
+	for i, e := range s.Docker {
+		for _, t := range e.RepoTags {
+			if t == ref && i < len(ms) {
+				return ms[i], nil
+			}
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("no image named %q in index.json", ref)
+}
