@@ -3,6 +3,7 @@ package blob
 import (
 	"bytes"
 	"context"
+	_ "crypto/sha512" // ValidateDescriptor accepts sha512: go-digest needs it registered
 	"fmt"
 	"io"
 	"strconv"
@@ -14,8 +15,12 @@ import (
 // VerifyReader wraps r so that reading it yields at most desc.Size bytes and
 // the read that reaches the end fails with a *MismatchError when the size or
 // digest differ. Bytes past desc.Size are an error too (a longer blob is a
-// different blob), so a caller that reads to io.EOF has verified it.
+// different blob), so a caller that reads to io.EOF has verified it. A
+// descriptor that ValidateDescriptor refuses makes the first Read fail.
 func VerifyReader(r io.Reader, desc ocispec.Descriptor) io.Reader {
+	if err := ValidateDescriptor(desc); err != nil {
+		return &verifyReader{err: err}
+	}
 	return &verifyReader{r: r, desc: desc, v: desc.Digest.Algorithm().Hash(), left: desc.Size}
 }
 
