@@ -55,6 +55,13 @@ func (b *Blobs) add(ctx context.Context, l *layout.Layout, d ocispec.Descriptor)
 	return fmt.Errorf("layer %s %s: %w: no layer file or base image holds it", d.Digest, d.MediaType, blob.ErrNotFound)
 }
 
+// ContainerdImageNameAnnotation carries the full "repository:tag" of an
+// index.json entry, as Docker 25+ `docker save` and containerd write it.
+// podman load (containers/common libimage) names an image loaded from an OCI
+// archive after it, and falls back to the bare ref.name tag otherwise: a
+// docker archive tagged example.com/hello:v1 would load as localhost/v1.
+const ContainerdImageNameAnnotation = "io.containerd.image.name"
+
 // Output is what to write and how.
 type Output struct {
 	Format layout.Format
@@ -79,18 +86,26 @@ func Write(ctx context.Context, dst string, out Output, blobs Blobs) error {
 		repoTag, tag = r.Repository+":"+r.Tag, r.Tag
 	}
 	l := layout.New()
+	// name is the index.json entry of the output: the descriptor, with the
+	// full name for podman load and containerd beside the bare tag.
+	name := func(d ocispec.Descriptor) ocispec.Descriptor {
+		if repoTag != "" {
+			d.Annotations = map[string]string{ContainerdImageNameAnnotation: repoTag}
+		}
+		return d
+	}
 	var images []image.Image
 	switch {
 	case out.Image != nil && out.Index == nil:
 		images = []image.Image{*out.Image}
-		l.Tag(out.Image.Manifest.Descriptor, tag)
+		l.Tag(name(out.Image.Manifest.Descriptor), tag)
 	case out.Index != nil && out.Image == nil:
 		idx, err := out.Index.Index.Blob()
 		if err != nil {
 			return err
 		}
 		l.AddBlob(idx)
-		l.Tag(idx.Descriptor, tag)
+		l.Tag(name(idx.Descriptor), tag)
 		for _, m := range out.Index.Images {
 			img, err := m.Image()
 			if err != nil {
