@@ -4,7 +4,7 @@
 #
 #   make deps      install the test tools (scripts/install-deps.sh, idempotent)
 #   make test      deps, vet, gofmt check, buildifier check, go test, fuzz, Bazel tests
-#   make example   build bin/imagewriter and the example layer (scripts/example.sh)
+#   make example   build bin/imagewriter and the example image examples/hello into out/example (scripts/example.sh)
 #   make bench     build the corpora and compare imagewriter with its peers (bench/run.sh)
 #   make fmt       gofmt -w and buildifier -mode=fix
 #
