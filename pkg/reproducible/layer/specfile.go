@@ -301,7 +301,51 @@ func (es *EntrySpec) source(opts ResolveOptions) (string, error) {
 	return src, nil
 }
 
+// fieldsOf lists, per entry type, the fields besides type, path and the
+// attributes that the type uses.
+var fieldsOf = map[string][]string{
+	"file":     {"source", "sources", "content", "contentBase64"},
+	"dir":      nil,
+	"symlink":  {"target"},
+	"hardlink": {"target"},
+	"whiteout": nil,
+	"opaque":   nil,
+	"tree":     {"source", "sources", "preserveMode", "preserveMtime", "followSymlinks"},
+	"tar":      {"source", "sources", "preserveMtime", "preserveNames"},
+}
+
+// checkFields rejects a field the entry's type does not use, and a file
+// given both inline content and a source, so that a spec that says two
+// things is an error instead of one of them being silently ignored.
+func (es *EntrySpec) checkFields() error {
+	allowed, ok := fieldsOf[es.Type]
+	if !ok {
+		return nil // expand reports the type
+	}
+	set := []struct {
+		name string
+		is   bool
+	}{
+		{"source", es.Source != ""}, {"sources", len(es.Sources) > 0},
+		{"content", es.Content != nil}, {"contentBase64", es.ContentBase64 != nil},
+		{"target", es.Target != ""}, {"preserveMode", es.PreserveMode}, {"preserveMtime", es.PreserveMtime},
+		{"preserveNames", es.PreserveNames}, {"followSymlinks", es.FollowSymlinks},
+	}
+	for _, f := range set {
+		if f.is && !slices.Contains(allowed, f.name) {
+			return fmt.Errorf("%s: not used by a %s entry", f.name, es.Type)
+		}
+	}
+	if (es.Content != nil || es.ContentBase64 != nil) && (es.Source != "" || len(es.Sources) > 0) {
+		return fmt.Errorf("inline content and source(s): give one")
+	}
+	return nil
+}
+
 func (es *EntrySpec) expand(origin string, d defaults, opts ResolveOptions) ([]Entry, io.Closer, error) {
+	if err := es.checkFields(); err != nil {
+		return nil, nil, err
+	}
 	one := func(e Entry, err error) ([]Entry, io.Closer, error) {
 		if err != nil {
 			return nil, nil, err
