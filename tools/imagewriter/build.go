@@ -9,6 +9,7 @@ import (
 
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/build"
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/image"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/layout"
 )
 
@@ -44,6 +45,16 @@ output, never copied when a link is possible. The output appears atomically.`,
 			if f != layout.FormatDir && f != layout.FormatArchive && f != layout.FormatDockerArchive {
 				return usagef("--format %q: want oci, oci-archive or docker-archive", format)
 			}
+			for _, p := range platforms {
+				if _, err := image.ParsePlatform(p); err != nil {
+					return usagef("--platform: %v", err)
+				}
+			}
+			if tag != "" {
+				if _, err := build.ParseTag(tag); err != nil {
+					return usagef("--tag: %v", err)
+				}
+			}
 			t, err := mt.resolve(e)
 			if err != nil {
 				return err
@@ -66,6 +77,14 @@ output, never copied when a link is possible. The output appears atomically.`,
 			}
 			if tag != "" {
 				sf.Tag = tag
+			}
+			if want := platforms; f == layout.FormatDockerArchive {
+				if len(want) == 0 {
+					want = sf.Platforms
+				}
+				if len(want) > 1 {
+					return usagef("--format docker-archive holds one platform's image, not %d (%s): choose one with --platform", len(want), strings.Join(want, ", "))
+				}
 			}
 			if err := os.MkdirAll(filepath.Dir(output), 0o755); err != nil {
 				return err

@@ -76,12 +76,9 @@ type Output struct {
 func Write(ctx context.Context, dst string, out Output, blobs Blobs) error {
 	var repoTag, tag string
 	if out.Tag != "" {
-		r, err := ParseReference(out.Tag)
+		r, err := ParseTag(out.Tag)
 		if err != nil {
-			return err
-		}
-		if r.Digest != "" {
-			return fmt.Errorf("tag %q: a digest cannot name an output", out.Tag)
+			return fmt.Errorf("tag: %w", err)
 		}
 		repoTag, tag = r.Repository+":"+r.Tag, r.Tag
 	}
@@ -197,6 +194,19 @@ func ParseReference(s string) (Reference, error) {
 	r.Repository = name
 	if r.Tag == "" && r.Digest == "" {
 		r.Tag = "latest"
+	}
+	return r, nil
+}
+
+// ParseTag parses the name of an output, "repository[:tag]": a reference
+// without a digest.
+func ParseTag(s string) (Reference, error) {
+	r, err := ParseReference(s)
+	if err != nil {
+		return Reference{}, err
+	}
+	if r.Digest != "" {
+		return Reference{}, fmt.Errorf("reference %q: a digest cannot name an output", s)
 	}
 	return r, nil
 }

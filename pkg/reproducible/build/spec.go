@@ -195,6 +195,12 @@ func Build(ctx context.Context, sf *SpecFile, opts Options) (_ *Built, err error
 		}
 		ps = append(ps, p)
 	}
+	if sf.Tag != "" {
+		// Checked before any layer is built, not only when writing.
+		if _, err := ParseTag(sf.Tag); err != nil {
+			return nil, fmt.Errorf("tag: %w", err)
+		}
+	}
 	overrides, err := sf.Config.Overrides()
 	if err != nil {
 		return nil, err
