@@ -69,14 +69,18 @@ func MatchPlatform(want, have ocispec.Platform) bool {
 		return false
 	}
 	wv, hv := want.Variant, have.Variant
+	if wv == "" {
+		return true
+	}
 	if want.Architecture == "arm64" {
+		// Normalize only after the "any variant" case above: a wanted "v8"
+		// must still refuse "v9".
 		if wv == "v8" {
 			wv = ""
 		}
 		if hv == "v8" {
 			hv = ""
 		}
-		return wv == "" || wv == hv
 	}
-	return wv == "" || wv == hv
+	return wv == hv
 }
