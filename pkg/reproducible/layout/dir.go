@@ -146,6 +146,13 @@ func WriteDir(ctx context.Context, dst string, l *Layout) error {
 	if err := os.MkdirAll(blobDir, 0o755); err != nil {
 		return err
 	}
+	// Modes are the writer's, not the umask's: 0755 directories, 0644
+	// files, as the blobs (PendingFile.Commit) and the archives have.
+	for _, dir := range []string{filepath.Dir(blobDir), blobDir} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return err
+		}
+	}
 	for _, dg := range l.Digests() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -158,11 +165,14 @@ func WriteDir(ctx context.Context, dst string, l *Layout) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, ocispec.ImageIndexFile), idx, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, ocispec.ImageLayoutFile), []byte(layoutFile), 0o644); err != nil {
-		return err
+	for name, data := range map[string][]byte{ocispec.ImageIndexFile: idx, ocispec.ImageLayoutFile: []byte(layoutFile)} {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, 0o644); err != nil {
+			return err
+		}
 	}
 	return replaceDir(tmp, dst)
 }
