@@ -19,7 +19,9 @@ const (
 	DockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
 	DockerConfig       = "application/vnd.docker.container.image.v1+json"
 	DockerLayer        = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	DockerForeignLayer = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+	// DockerLayerUncompressed is schema 2's plain tar layer.
+	DockerLayerUncompressed = "application/vnd.docker.image.rootfs.diff.tar"
+	DockerForeignLayer      = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 )
 
 // Image is a resolved single-platform image: its manifest and config as
@@ -89,33 +91,59 @@ func ReadIndex(ctx context.Context, f blob.Fetcher, desc ocispec.Descriptor) (oc
 	return idx, nil
 }
 
-// SelectManifest picks the entry of idx for platform (nil: the only one).
+// attestationAnnotation marks the attestation manifests BuildKit stores in an
+// index beside each image (platform unknown/unknown); SelectManifest skips
+// them.
+const attestationAnnotation = "vnd.docker.reference.type"
+
+// SelectManifest picks the entry of idx for platform. With a nil platform
+// the index must hold exactly one image. Otherwise the entries whose
+// platform matches (MatchPlatform) are chosen; several that differ (linux/arm
+// asked, linux/arm/v6 and linux/arm/v7 held) are an error, not a guess; when
+// none matches, a single entry without a platform (e.g. a nested index) is
+// taken. Attestation manifests are never chosen.
 func SelectManifest(idx ocispec.Index, desc ocispec.Descriptor, platform *ocispec.Platform) (ocispec.Descriptor, error) {
 	var have []string
-	var found []ocispec.Descriptor
+	var matched, unplatformed []ocispec.Descriptor
 	for _, m := range idx.Manifests {
+		if m.Annotations[attestationAnnotation] == "attestation-manifest" {
+			continue
+		}
 		if m.Platform == nil {
-			if platform == nil {
-				found = append(found, m)
-			}
+			unplatformed = append(unplatformed, m)
 			continue
 		}
 		have = append(have, PlatformString(*m.Platform))
 		if platform == nil || MatchPlatform(*platform, *m.Platform) {
-			found = append(found, m)
+			matched = append(matched, m)
 		}
 	}
-	switch {
-	case len(found) == 1:
-		return found[0], nil
-	case platform == nil && len(found) > 1:
+	if platform == nil {
+		all := append(matched, unplatformed...)
+		switch len(all) {
+		case 0:
+			return ocispec.Descriptor{}, fmt.Errorf("%s: index holds no manifest", desc.Digest)
+		case 1:
+			return all[0], nil
+		}
 		return ocispec.Descriptor{}, fmt.Errorf("%s: index holds several platforms (%s): choose one", desc.Digest, strings.Join(have, ", "))
-	case len(found) > 1:
-		return found[0], nil // exact duplicates: the first, as containerd does
-	case platform == nil:
-		return ocispec.Descriptor{}, fmt.Errorf("%s: index holds no manifest", desc.Digest)
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("%s: no manifest for platform %s (have %s)", desc.Digest, PlatformString(*platform), strings.Join(have, ", "))
+	switch {
+	case len(matched) == 0 && len(unplatformed) == 1:
+		return unplatformed[0], nil
+	case len(matched) == 0:
+		return ocispec.Descriptor{}, fmt.Errorf("%s: no manifest for platform %s (have %s)", desc.Digest, PlatformString(*platform), strings.Join(have, ", "))
+	}
+	for _, m := range matched[1:] {
+		if !MatchPlatform(*m.Platform, *matched[0].Platform) || !MatchPlatform(*matched[0].Platform, *m.Platform) {
+			var names []string
+			for _, m := range matched {
+				names = append(names, PlatformString(*m.Platform))
+			}
+			return ocispec.Descriptor{}, fmt.Errorf("%s: platform %s matches several manifests (%s): name the variant", desc.Digest, PlatformString(*platform), strings.Join(names, ", "))
+		}
+	}
+	return matched[0], nil // one, or duplicates of one platform: the first, as containerd does
 }
 
 func resolveManifest(ctx context.Context, f blob.Fetcher, desc ocispec.Descriptor) (Image, error) {
@@ -133,7 +161,9 @@ func resolveManifest(ctx context.Context, f blob.Fetcher, desc ocispec.Descripto
 	if m.MediaType != "" && m.MediaType != desc.MediaType {
 		return Image{}, fmt.Errorf("%s: mediaType %q in the blob, %q in its descriptor", desc.Digest, m.MediaType, desc.MediaType)
 	}
-	img := Image{Manifest: Blob{Descriptor: desc, Data: b}}
+	// The descriptor describes the bytes; an index entry's platform and
+	// annotations (ref.name, ...) belong to the index, not to the image.
+	img := Image{Manifest: Blob{Descriptor: ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}, Data: b}}
 	docker := desc.MediaType == DockerManifest
 	if docker {
 		if m, err = convertManifest(m, desc); err != nil {
@@ -142,6 +172,13 @@ func resolveManifest(ctx context.Context, f blob.Fetcher, desc ocispec.Descripto
 		img.Converted = true
 	} else if err := checkOCI(m, desc); err != nil {
 		return Image{}, err
+	}
+	// Layer descriptors travel on to layouts and archives, where a digest
+	// becomes a path: check their grammar here, before anything uses them.
+	for i, l := range m.Layers {
+		if err := blob.ValidateDescriptor(l); err != nil {
+			return Image{}, fmt.Errorf("%s: layers[%d]: %w", desc.Digest, i, err)
+		}
 	}
 	cb, err := blob.ReadAll(ctx, f, m.Config, blob.MaxMetadataBytes)
 	if err != nil {
@@ -156,6 +193,11 @@ func resolveManifest(ctx context.Context, f blob.Fetcher, desc ocispec.Descripto
 	}
 	if cf.OS == "" || cf.Architecture == "" {
 		return Image{}, fmt.Errorf("config %s: os and architecture must be set", m.Config.Digest)
+	}
+	for i, d := range cf.RootFS.DiffIDs {
+		if err := d.Validate(); err != nil {
+			return Image{}, fmt.Errorf("config %s: rootfs.diff_ids[%d] %q: %v", m.Config.Digest, i, d, err)
+		}
 	}
 	img.Config = Blob{Descriptor: m.Config, Data: cb}
 	img.ConfigFile = cf
@@ -194,6 +236,8 @@ func convertManifest(m ocispec.Manifest, desc ocispec.Descriptor) (ocispec.Manif
 		switch l.MediaType {
 		case DockerLayer:
 			m.Layers[i].MediaType = ocispec.MediaTypeImageLayerGzip
+		case DockerLayerUncompressed:
+			m.Layers[i].MediaType = ocispec.MediaTypeImageLayer
 		case DockerForeignLayer:
 			m.Layers[i].MediaType = ocispec.MediaTypeImageLayerNonDistributableGzip //nolint:staticcheck // the OCI name for foreign layers
 		default:
