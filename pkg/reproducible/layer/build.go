@@ -108,7 +108,11 @@ func writeEntry(tw *tar.Writer, e *Entry, buf []byte) error {
 	defer rc.Close()
 	// Hide ReadFrom/WriteTo so the copy goes through buf, not 32 KiB chunks.
 	n, err := io.CopyBuffer(struct{ io.Writer }{tw}, struct{ io.Reader }{io.LimitReader(rc, h.Size+1)}, buf)
-	if err != nil && err != tar.ErrWriteTooLong {
+	if err == tar.ErrWriteTooLong {
+		// The byte past h.Size that LimitReader let through: the file grew.
+		return fail(fmt.Errorf("%w: %s changed size while the layer was built: %d bytes, then more", ErrBadSource, e.Source, h.Size))
+	}
+	if err != nil {
 		return fail(err)
 	}
 	if n != h.Size {

@@ -9,7 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
 )
 
 // Kind is what an entry is.
@@ -55,10 +61,12 @@ func (k Kind) String() string {
 // Sentinels callers branch on.
 var (
 	ErrDuplicatePath = errors.New("duplicate path")
-	ErrUnsafePath    = errors.New("unsafe path")
-	ErrConflict      = errors.New("conflicting entries")
-	ErrBadSource     = errors.New("bad source")
-	ErrBadTar        = errors.New("bad tar")
+	// ErrUnsafePath is reproducible.ErrUnsafePath: one sentinel for every
+	// unsafe path, whichever part found it.
+	ErrUnsafePath = reproducible.ErrUnsafePath
+	ErrConflict   = errors.New("conflicting entries")
+	ErrBadSource  = errors.New("bad source")
+	ErrBadTar     = errors.New("bad tar")
 )
 
 // PathError is an error about one in-image path, and where it came from.
@@ -71,6 +79,9 @@ type PathError struct {
 
 func (e *PathError) Error() string {
 	s := e.Path
+	if s == "" || !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+		s = strconv.Quote(s) // an empty, binary or hostile name, shown safely
+	}
 	if e.Source != "" {
 		s += " (from " + e.Source + ")"
 	}

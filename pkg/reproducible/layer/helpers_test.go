@@ -151,6 +151,24 @@ func rawHeader(name string, typeflag byte, size int64, linkname string) []byte {
 	return b
 }
 
+// rawPAX returns a PAX extended header ('x') block and its records, in the
+// order given ("key", "value", ...), for records archive/tar will not write
+// (GNU.sparse.*).
+func rawPAX(kv ...string) []byte {
+	var recs strings.Builder
+	for i := 0; i < len(kv); i += 2 {
+		rec := " " + kv[i] + "=" + kv[i+1] + "\n"
+		n := len(rec)
+		for len(fmt.Sprint(n))+len(rec) != n {
+			n = len(fmt.Sprint(n)) + len(rec)
+		}
+		fmt.Fprintf(&recs, "%d%s", n, rec)
+	}
+	data := []byte(recs.String())
+	pad := make([]byte, (512-len(data)%512)%512)
+	return slices.Concat(rawHeader("PaxHeaders/x", 'x', int64(len(data)), ""), data, pad)
+}
+
 // rawTar joins header blocks and bodies (padded to 512 bytes) and adds the
 // two zero blocks that end an archive.
 func rawTar(parts ...[]byte) []byte {

@@ -16,9 +16,13 @@ import (
 // climbs out, a hard link out of the root, a malformed whiteout, a sparse
 // file, or a corrupt or truncated stream is a *PathError (or wraps ErrBadTar),
 // never clamped or skipped. The only entry passed over is the archive's own
-// root ("./"), which names no path a layer can hold.
+// root ("./"), which names no path a layer can hold. A stream that stops
+// without the end-of-archive marker (a zero block) is truncated, even when it
+// stops exactly between two members.
 type Reader struct {
-	tr *tar.Reader
+	tr  *tar.Reader
+	in  *offsetReader
+	end int64 // offset in the stream just past the last member's data
 	// RejectEscapingSymlinks makes a symlink whose relative target climbs
 	// above the root an error. Absolute targets are always allowed: they
 	// resolve inside the container's root.
@@ -26,8 +30,47 @@ type Reader struct {
 	err                    error
 }
 
-// NewReader reads a plain (uncompressed) tar stream from r.
-func NewReader(r io.Reader) *Reader { return &Reader{tr: tar.NewReader(r)} }
+// NewReader reads a plain (uncompressed) tar stream from r. When r is an
+// io.Seeker, the data of members that are not read is skipped with Seek.
+func NewReader(r io.Reader) *Reader {
+	in := &offsetReader{r: r}
+	if _, ok := r.(io.Seeker); ok {
+		return &Reader{tr: tar.NewReader(offsetReadSeeker{in}), in: in}
+	}
+	return &Reader{tr: tar.NewReader(in), in: in}
+}
+
+const blockSize = 512
+
+// offsetReader counts the bytes of the stream the tar reader has consumed,
+// read or skipped, so that Next can tell the end-of-archive marker from a
+// stream that merely stops at a member boundary (archive/tar returns io.EOF
+// for both).
+type offsetReader struct {
+	r   io.Reader
+	off int64
+}
+
+func (o *offsetReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	o.off += int64(n)
+	return n, err
+}
+
+// offsetReadSeeker is an offsetReader over an io.Seeker. archive/tar seeks
+// only relative to the current offset.
+type offsetReadSeeker struct{ *offsetReader }
+
+func (o offsetReadSeeker) Seek(offset int64, whence int) (int64, error) {
+	if whence != io.SeekCurrent {
+		return 0, fmt.Errorf("tar reader: unexpected seek (whence %d)", whence)
+	}
+	n, err := o.r.(io.Seeker).Seek(offset, whence)
+	if err == nil {
+		o.off += offset
+	}
+	return n, err
+}
 
 // Next advances to the next entry. It returns io.EOF at the end of the
 // archive. The entry's Source is nil: read the bytes of a regular file from
@@ -40,15 +83,19 @@ func (r *Reader) Next() (e *Entry, hdr *tar.Header, err error) {
 	for {
 		h, err := r.tr.Next()
 		if err == io.EOF {
+			if r.in.off-r.end < blockSize {
+				return nil, nil, fmt.Errorf("%w: truncated: the stream stops after %d bytes, without the end-of-archive marker", ErrBadTar, r.in.off)
+			}
 			return nil, nil, io.EOF
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %v", ErrBadTar, err)
 		}
+		r.end = r.in.off + paddedDataSize(h)
 		if h.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
-		if n := strings.TrimLeft(h.Name, "./"); n == "" && strings.HasPrefix(h.Name, ".") && h.Typeflag == tar.TypeDir {
+		if isRoot(h.Name) && h.Typeflag == tar.TypeDir {
 			continue // "./": the archive's root
 		}
 		e, err := r.entry(h)
@@ -57,6 +104,35 @@ func (r *Reader) Next() (e *Entry, hdr *tar.Header, err error) {
 		}
 		return e, h, nil
 	}
+}
+
+// isRoot reports whether a member name is the archive's root: ".", "./",
+// "././" and the like. "../" is not: it climbs out, and is refused.
+func isRoot(name string) bool {
+	dot := false
+	for _, elem := range strings.Split(name, "/") {
+		switch elem {
+		case "":
+		case ".":
+			dot = true
+		default:
+			return false
+		}
+	}
+	return dot
+}
+
+// paddedDataSize is the number of bytes the data of the member h takes in the
+// stream, as archive/tar skips them.
+func paddedDataSize(h *tar.Header) int64 {
+	switch h.Typeflag {
+	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
+		return 0
+	}
+	if h.Size <= 0 {
+		return 0
+	}
+	return (h.Size + blockSize - 1) / blockSize * blockSize
 }
 
 // Read reads the bytes of the current regular file.
@@ -72,7 +148,7 @@ func (r *Reader) entry(h *tar.Header) (*Entry, error) {
 	fail := func(err error) (*Entry, error) { return nil, &PathError{Op: "read", Path: h.Name, Err: err} }
 	name, err := reproducible.CleanMemberPath(h.Name)
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrUnsafePath, err))
+		return fail(err)
 	}
 	if h.Mode < 0 || h.Mode > 0o7777777 {
 		return fail(fmt.Errorf("%w: mode %#o", ErrBadTar, h.Mode))
@@ -116,7 +192,7 @@ func (r *Reader) entry(h *tar.Header) (*Entry, error) {
 	case tar.TypeLink:
 		t, err := reproducible.CleanMemberPath(h.Linkname)
 		if err != nil {
-			return fail(fmt.Errorf("%w: hard link target: %v", ErrUnsafePath, err))
+			return fail(fmt.Errorf("hard link target: %w", err))
 		}
 		e.Kind, e.Linkname = Hardlink, t
 	case tar.TypeChar:

@@ -139,7 +139,7 @@ func (e *Entry) normalize(mtime time.Time) error {
 	fail := func(err error) error { return &PathError{Op: "spec", Path: e.Path, Source: e.Origin, Err: err} }
 	p, err := reproducible.CleanPath(e.Path)
 	if err != nil {
-		return fail(fmt.Errorf("%w: %v", ErrUnsafePath, err))
+		return fail(err)
 	}
 	e.Path = p
 	_, base := splitPath(p)
@@ -155,11 +155,14 @@ func (e *Entry) normalize(mtime time.Time) error {
 	if e.ModTime.IsZero() {
 		e.ModTime = mtime
 	}
+	if e.ModTime.Before(reproducible.Epoch) {
+		return fail(fmt.Errorf("mtime %s is before 1970", e.ModTime.UTC().Format(time.RFC3339)))
+	}
 	switch e.Kind {
 	case Hardlink:
 		t, err := reproducible.CleanPath(e.Linkname)
 		if err != nil {
-			return fail(fmt.Errorf("%w: hard link target: %v", ErrUnsafePath, err))
+			return fail(fmt.Errorf("hard link target: %w", err))
 		}
 		e.Linkname = t
 	case Symlink:

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
 )
@@ -116,7 +117,21 @@ func (m Mode) MarshalJSON() ([]byte, error) { return json.Marshal(fmt.Sprintf("%
 
 // ParseSpecFile decodes a spec file strictly: unknown fields are errors, so
 // that a misspelt field is never silently ignored. name is used in errors.
+//
+// The file must be valid UTF-8: encoding/json would silently turn invalid
+// bytes in a path into U+FFFD, a different path than the one written.
 func ParseSpecFile(name string, b []byte) (*SpecFile, error) {
+	if !utf8.Valid(b) {
+		i := 0
+		for i < len(b) {
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return nil, fmt.Errorf("%s: not valid UTF-8 at byte offset %d", name, i)
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var sf SpecFile

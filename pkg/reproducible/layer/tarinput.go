@@ -81,7 +81,7 @@ func indexTar(stream io.Reader, pos func() int64, data io.ReaderAt, path, prefix
 	if prefix != "" {
 		p, err := reproducible.CleanPath(prefix)
 		if err != nil {
-			return nil, fmt.Errorf("%w: prefix: %v", ErrUnsafePath, err)
+			return nil, fmt.Errorf("prefix: %w", err)
 		}
 		prefix = p
 	}
