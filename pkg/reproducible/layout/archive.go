@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"path"
 	"slices"
@@ -110,7 +109,7 @@ func writeTar(ctx context.Context, dst string, l *Layout, dockerManifest []byte)
 		_, err = io.Copy(tw, rc)
 		rc.Close()
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", dg, s.desc.MediaType, err)
+			return s.wrap(err)
 		}
 	}
 	if err := file(ocispec.ImageIndexFile, idx); err != nil {

@@ -191,7 +191,7 @@ func writeBlob(ctx context.Context, d Dir, s source) error {
 			err = blob.Verify(f, s.desc)
 			f.Close()
 			if err != nil {
-				return err
+				return s.wrap(err)
 			}
 		} else if fi, err := os.Stat(s.path); err != nil {
 			return err

@@ -114,6 +114,15 @@ func (l *Layout) Check() error {
 	return nil
 }
 
+// wrap names the file an error while copying the blob came from; the
+// errors of verified reads already name the digest and media type.
+func (s source) wrap(err error) error {
+	if s.path != "" {
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	return err
+}
+
 // open returns the verified bytes of a blob.
 func (s source) open(ctx context.Context) (io.ReadCloser, error) {
 	switch {
