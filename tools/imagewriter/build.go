@@ -101,6 +101,20 @@ output, never copied when a link is possible. The output appears atomically.`,
 				return err
 			}
 			defer built.Close()
+			if sf.Base != nil && sf.Base.Path != "" {
+				// Layers a shallow-pulled base left in its registry (registry.go).
+				p := sf.Base.Path
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(filepath.Dir(specPath), p)
+				}
+				f, err := shallowFetcher(e, p)
+				if err != nil {
+					return err
+				}
+				if f != nil {
+					built.Blobs.Fetchers = append(built.Blobs.Fetchers, f)
+				}
+			}
 			built.Output.Format = f
 			if err := build.Write(cmd.Context(), output, built.Output, built.Blobs); err != nil {
 				return err

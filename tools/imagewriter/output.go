@@ -64,6 +64,12 @@ given with --base-layout (verified as they are linked or copied).`,
 				defer src.Close()
 				blobs.Fetchers = append(blobs.Fetchers, src.Fetcher)
 			}
+			// Layers a shallow-pulled base left in its registry (registry.go).
+			if f, err := shallowFetcher(e, baseLayouts...); err != nil {
+				return err
+			} else if f != nil {
+				blobs.Fetchers = append(blobs.Fetchers, f)
+			}
 			if err := build.Write(cmd.Context(), output, out, blobs); err != nil {
 				return err
 			}
