@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -216,12 +217,24 @@ func checkOCI(m ocispec.Manifest, desc ocispec.Descriptor) error {
 	if strings.HasPrefix(m.Config.MediaType, "application/vnd.docker.") {
 		return fmt.Errorf("%s: %w: config %s", desc.Digest, ErrMediaTypeMix, m.Config.MediaType)
 	}
+	if m.Config.MediaType != ocispec.MediaTypeImageConfig {
+		return fmt.Errorf("%s: config media type %q: not an image (want %s)", desc.Digest, m.Config.MediaType, ocispec.MediaTypeImageConfig)
+	}
 	for i, l := range m.Layers {
 		if strings.HasPrefix(l.MediaType, "application/vnd.docker.") {
 			return fmt.Errorf("%s: %w: layers[%d] %s", desc.Digest, ErrMediaTypeMix, i, l.MediaType)
 		}
+		if !slices.Contains(ociLayerTypes, l.MediaType) {
+			return fmt.Errorf("%s: layers[%d]: media type %q is not an OCI layer type", desc.Digest, i, l.MediaType)
+		}
 	}
 	return nil
+}
+
+//nolint:staticcheck // the non-distributable types are deprecated but still read
+var ociLayerTypes = []string{
+	ocispec.MediaTypeImageLayer, ocispec.MediaTypeImageLayerGzip, ocispec.MediaTypeImageLayerZstd,
+	ocispec.MediaTypeImageLayerNonDistributable, ocispec.MediaTypeImageLayerNonDistributableGzip, ocispec.MediaTypeImageLayerNonDistributableZstd,
 }
 
 // convertManifest turns a Docker schema 2 manifest into its OCI form: the

@@ -306,6 +306,21 @@ func TestResolveErrors(t *testing.T) {
 			root:    pushJSON(t, m, ocispec.MediaTypeImageManifest, map[string]any{"schemaVersion": 2, "mediaType": image.DockerManifest, "config": ociCfg, "layers": []ocispec.Descriptor{}}),
 			wantErr: []string{`mediaType "` + image.DockerManifest + `" in the blob`},
 		},
+		{
+			name:    "config without a media type",
+			root:    manifest(map[string]any{"schemaVersion": 2, "config": ocispec.Descriptor{Digest: ociCfg.Digest, Size: ociCfg.Size}, "layers": []ocispec.Descriptor{}}),
+			wantErr: []string{`config media type "": not an image`},
+		},
+		{
+			name:    "an artifact's config",
+			root:    manifest(map[string]any{"schemaVersion": 2, "artifactType": "application/vnd.example", "config": ocispec.Descriptor{MediaType: ocispec.MediaTypeEmptyJSON, Digest: ociCfg.Digest, Size: ociCfg.Size}, "layers": []ocispec.Descriptor{}}),
+			wantErr: []string{`config media type "application/vnd.oci.empty.v1+json": not an image`},
+		},
+		{
+			name:    "a layer without a media type",
+			root:    manifest(map[string]any{"schemaVersion": 2, "config": ociCfg, "layers": []ocispec.Descriptor{ociLayer, {Digest: ociLayer.Digest, Size: 1}}}),
+			wantErr: []string{`layers[1]: media type "" is not an OCI layer type`},
+		},
 		{name: "manifest not JSON", root: push(t, m, ocispec.MediaTypeImageManifest, []byte("{")), wantErr: []string{"unexpected end of JSON"}},
 		{name: "diff_ids count differs from layers", root: config(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`, ociLayer), wantErr: []string{"0 rootfs.diff_ids for 1 layers"}},
 		{name: "empty os", root: config(`{"architecture":"amd64","os":"","rootfs":{"type":"layers","diff_ids":[]}}`), wantErr: []string{"os and architecture must be set"}},
