@@ -107,7 +107,7 @@ func makeTar(t testing.TB, entries ...tarEntry) []byte {
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
 		h := e.Header
-		if h.ModTime.IsZero() {
+		if h.ModTime.IsZero() && h.Typeflag != tar.TypeXGlobalHeader {
 			h.ModTime = time.Date(2020, 2, 2, 2, 2, 2, 0, time.UTC)
 		}
 		if h.Format == tar.FormatUnknown {
