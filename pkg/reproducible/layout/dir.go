@@ -90,6 +90,9 @@ func (d Dir) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, e
 
 // Exists reports whether the blob file is present with the right size.
 func (d Dir) Exists(_ context.Context, desc ocispec.Descriptor) (bool, error) {
+	if err := blob.ValidateDescriptor(desc); err != nil {
+		return false, err
+	}
 	fi, err := os.Stat(d.BlobPath(desc.Digest))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -209,7 +212,7 @@ func writeBlob(ctx context.Context, d Dir, s source) error {
 		return err
 	}
 	defer rc.Close()
-	return d.Push(ctx, s.desc, rc)
+	return s.wrap(d.Push(ctx, s.desc, rc))
 }
 
 // linkImpossible: errors after which copying is the right fallback.

@@ -104,8 +104,15 @@ func (l *Layout) Index() ocispec.Index {
 // Digests returns the digests of every blob, sorted.
 func (l *Layout) Digests() []digest.Digest { return slices.Sorted(maps.Keys(l.blobs)) }
 
-// Check reports a layout whose index.json names a blob it lacks.
+// Check reports a layout whose index.json names a blob it lacks, or a blob
+// whose descriptor is malformed: its digest becomes a path in the layout, so
+// "sha256:../../x" must never reach a writer.
 func (l *Layout) Check() error {
+	for _, dg := range l.Digests() {
+		if err := blob.ValidateDescriptor(l.blobs[dg].desc); err != nil {
+			return err
+		}
+	}
 	for i, m := range l.manifests {
 		if _, ok := l.blobs[m.Digest]; !ok {
 			return fmt.Errorf("index.json manifests[%d]: %s %s: %w", i, m.Digest, m.MediaType, blob.ErrNotFound)
@@ -117,7 +124,7 @@ func (l *Layout) Check() error {
 // wrap names the file an error while copying the blob came from; the
 // errors of verified reads already name the digest and media type.
 func (s source) wrap(err error) error {
-	if s.path != "" {
+	if err != nil && s.path != "" {
 		return fmt.Errorf("%s: %w", s.path, err)
 	}
 	return err
