@@ -50,20 +50,15 @@ func (p RetryPolicy) Wait(attempt int, resp *http.Response, now time.Time) (time
 	if attempt+1 >= p.attempts() {
 		return 0, false
 	}
-	base, max, maxRA := p.Base, p.Max, p.MaxRetryAfter
+	base, max := p.Base, p.Max
 	if base <= 0 {
 		base = 250 * time.Millisecond
 	}
 	if max <= 0 {
 		max = 10 * time.Second
 	}
-	if maxRA <= 0 {
-		maxRA = 60 * time.Second
-	}
-	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if d, ok := RetryAfter(resp.Header.Get("Retry-After"), now); ok {
-			return min(d, maxRA), true
-		}
+	if d, ok := retryAfterOf(resp, now); ok {
+		return min(d, p.maxRetryAfter()), true
 	}
 	d := base
 	for i := 0; i < attempt && d < max; i++ {
@@ -75,6 +70,21 @@ func (p RetryPolicy) Wait(attempt int, resp *http.Response, now time.Time) (time
 		d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 	}
 	return d, true
+}
+
+func (p RetryPolicy) maxRetryAfter() time.Duration {
+	if p.MaxRetryAfter <= 0 {
+		return 60 * time.Second
+	}
+	return p.MaxRetryAfter
+}
+
+// retryAfterOf is the wait a 429 or 503 response asks for.
+func retryAfterOf(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	return RetryAfter(resp.Header.Get("Retry-After"), now)
 }
 
 // RetryAfter parses a Retry-After header: delay-seconds or an HTTP date
@@ -152,12 +162,15 @@ func (t transportPolicy) Retry(attempt int, resp *http.Response, err error) (tim
 	} else if !RetryableStatus(resp.StatusCode) {
 		return -1, nil
 	}
-	d, ok := t.p.Wait(attempt, resp, t.now())
+	now := t.now()
+	d, ok := t.p.Wait(attempt, resp, now)
 	if resp != nil && resp.Request != nil {
 		// A streamed upload cannot be replayed here; leave the wait the
 		// server asked for to the transfer that will start it again.
 		if h, _ := resp.Request.Context().Value(hintKey{}).(*retryHint); h != nil {
-			h.set(d)
+			if ra, ok := retryAfterOf(resp, now); ok {
+				h.set(min(ra, t.p.maxRetryAfter()))
+			}
 		}
 	}
 	if !ok {
@@ -168,9 +181,9 @@ func (t transportPolicy) Retry(attempt int, resp *http.Response, err error) (tim
 
 type hintKey struct{}
 
-// retryHint carries the wait computed for the last failed response of a
-// transfer (including a Retry-After) from the HTTP layer up to the loop that
-// retries the whole transfer.
+// retryHint carries the Retry-After of the last failed response of a
+// transfer from the HTTP layer up to the loop that retries the whole
+// transfer (which otherwise backs off by its own count of tries).
 type retryHint struct {
 	mu sync.Mutex
 	d  time.Duration
