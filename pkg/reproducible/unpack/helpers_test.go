@@ -97,7 +97,6 @@ func writeLayout(t testing.TB, layers ...[]byte) (string, image.Image) {
 	return dst, img
 }
 
-
 // mustMkdir makes an empty directory for unpacking into.
 func mustMkdir(t testing.TB, p string) string {
 	t.Helper()
