@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"path"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/blob"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/image"
 )
 
@@ -38,6 +40,15 @@ func WriteArchive(ctx context.Context, dst string, l *Layout) error {
 // paths, with repoTags (e.g. "example.com/app:v1"). img must be an image of
 // l. Layers keep their compression.
 func WriteDockerArchive(ctx context.Context, dst string, l *Layout, img image.Image, repoTags []string) error {
+	// manifest.json names blobs by path: each must be in the archive.
+	if _, ok := l.blobs[img.Config.Descriptor.Digest]; !ok {
+		return fmt.Errorf("manifest.json Config: %s: %w in the layout", img.Config.Descriptor.Digest, blob.ErrNotFound)
+	}
+	for i, ld := range img.Layers {
+		if _, ok := l.blobs[ld.Digest]; !ok {
+			return fmt.Errorf("manifest.json Layers[%d]: %s: %w in the layout", i, ld.Digest, blob.ErrNotFound)
+		}
+	}
 	e := DockerManifestEntry{Config: blobName(img.Config.Descriptor.Digest), RepoTags: slices.Clone(repoTags)}
 	if e.RepoTags == nil {
 		e.RepoTags = []string{}
