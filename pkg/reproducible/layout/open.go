@@ -132,6 +132,7 @@ func (a *archive) index(ctx context.Context) (*Source, error) {
 		return nil, err
 	}
 	tr := tar.NewReader(a.f)
+	links := map[string]string{} // member: target member
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -147,17 +148,39 @@ func (a *archive) index(ctx context.Context) (*Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: member %q: %w", a.path, h.Name, err)
 		}
-		if h.Typeflag != tar.TypeReg {
-			return nil, fmt.Errorf("%s: member %q: type %q: an image archive holds only files and directories", a.path, h.Name, h.Typeflag)
-		}
-		if _, dup := a.members[name]; dup {
+		if _, dup := a.members[name]; dup || links[name] != "" {
 			return nil, fmt.Errorf("%s: member %q appears twice", a.path, h.Name)
+		}
+		if h.Typeflag == tar.TypeSymlink {
+			// docker save before 25 and skopeo write <id>/layer.tar as a
+			// symlink to a layer file of the archive: an alias, resolved
+			// below, that may not point outside the archive.
+			target, err := reproducible.CleanMemberPath(path.Dir(name) + "/" + h.Linkname)
+			if err != nil || strings.HasPrefix(h.Linkname, "/") {
+				return nil, fmt.Errorf("%s: member %q: symlink to %q: %w", a.path, h.Name, h.Linkname, reproducible.ErrUnsafePath)
+			}
+			links[name] = target
+			continue
+		}
+		if h.Typeflag != tar.TypeReg {
+			return nil, fmt.Errorf("%s: member %q: type %q: an image archive holds only files, directories and symlinks between them", a.path, h.Name, h.Typeflag)
 		}
 		off, err := a.f.Seek(0, io.SeekCurrent)
 		if err != nil {
 			return nil, err
 		}
 		a.members[name] = member{off: off, size: h.Size}
+	}
+	for name, target := range links {
+		m, ok := a.members[target]
+		for hops := 0; !ok && links[target] != "" && hops < 8; hops++ {
+			target = links[target]
+			m, ok = a.members[target]
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: member %q: symlink to %q: no such file in the archive", a.path, name, links[name])
+		}
+		a.members[name] = m
 	}
 	src := &Source{Fetcher: a}
 	if _, ok := a.members[DockerManifestFile]; ok {
