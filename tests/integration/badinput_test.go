@@ -1,6 +1,8 @@
 package integration_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -50,6 +52,14 @@ func TestBadInput(t *testing.T) {
 	}
 	layer := readGraph(t, base).manifest["linux/amd64"].Layers[0].Digest
 	flip(t, blobPath(corrupt, layer), 100)
+
+	// A legacy docker archive whose layer is a symlink leaving the archive.
+	escaping := filepath.Join(dir, "escaping.tar")
+	writeTarFile(t, escaping, []tarEntry{
+		{name: "c.json", data: `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + digest.FromString("").String() + `"]}}`},
+		{name: "l/layer.tar", link: "../../../etc/passwd"},
+		{name: "manifest.json", data: `[{"Config":"c.json","RepoTags":["x:v1"],"Layers":["l/layer.tar"]}]`},
+	})
 
 	// spec is a minimal valid spec on the base with changes applied.
 	spec := func(change func(m map[string]any)) string {
@@ -104,6 +114,11 @@ func TestBadInput(t *testing.T) {
 			spec: spec(func(m map[string]any) { m["base"] = map[string]any{"path": corrupt} }),
 			args: []string{"--format", "oci-archive"},
 			code: 1, want: []string{"corrupt-base/blobs/sha256/" + layer.Encoded(), "digest mismatch"},
+		},
+		{
+			name: "base archive with a symlink out of it",
+			spec: spec(func(m map[string]any) { m["base"] = map[string]any{"path": escaping} }),
+			code: 1, want: []string{"base", "escaping.tar", `member "l/layer.tar"`, "unsafe path"},
 		},
 		{
 			name: "base without the platform",
@@ -308,6 +323,34 @@ func TestFailedBuildKeepsOutput(t *testing.T) {
 				t.Errorf("a failed build changed the output directory (-before +after):\n%s", d)
 			}
 		})
+	}
+}
+
+// tarEntry is a member of a test archive: a file with data, or a symlink.
+type tarEntry struct{ name, data, link string }
+
+// writeTarFile writes entries as a tar at p.
+func writeTarFile(t *testing.T, p string, entries []tarEntry) {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.data))}
+		if e.link != "" {
+			h = &tar.Header{Name: e.name, Typeflag: tar.TypeSymlink, Linkname: e.link, Mode: 0o777}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(e.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

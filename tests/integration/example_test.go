@@ -3,6 +3,9 @@ package integration_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -358,5 +361,61 @@ func TestScriptOutput(t *testing.T) {
 	}
 	if !strings.Contains(ex.scriptOutput, "podman run") {
 		t.Errorf("scripts/example.sh does not say how to run the image:\n%s", ex.scriptOutput)
+	}
+}
+
+// TestBaseForms builds the example's linux/amd64 image on its base read
+// from each form imagewriter accepts: the layout, an OCI archive and a
+// docker archive written by imagewriter give exactly the same image; a
+// legacy docker archive (skopeo writes one: manifest.json only, layers
+// uncompressed) gives the same root file system under other layer blobs.
+func TestBaseForms(t *testing.T) {
+	t.Parallel()
+	ex := example(t)
+	dir := t.TempDir()
+	hello := filepath.Join(dir, "hello")
+	copyDir(t, ex.dir(), hello)
+	layoutBase := filepath.Join(hello, "build", "base")
+	want := readGraph(t, ex.layout())
+
+	forms := map[string][2]string{ // name: path, ref
+		"oci-archive":           {filepath.Join(dir, "base.oci.tar"), "v1"},
+		"docker-archive":        {filepath.Join(dir, "base.docker.tar"), "v1"},
+		"legacy-docker-archive": {filepath.Join(dir, "base.legacy.tar"), "example.com/hello-base:v1"},
+	}
+	mustIW(t, dir, "build", "-f", filepath.Join(hello, "base.json"), "-o", forms["oci-archive"][0], "--format", "oci-archive")
+	mustIW(t, dir, "build", "-f", filepath.Join(hello, "base.json"), "-o", forms["docker-archive"][0], "--format", "docker-archive", "--platform", "linux/amd64")
+	checkers.Run(t, "", "skopeo", "--override-arch", "amd64", "copy", "-q", "oci:"+layoutBase+":v1", "docker-archive:"+forms["legacy-docker-archive"][0]+":example.com/hello-base:v1")
+
+	var spec map[string]any
+	decode(t, "image.json", readFile(t, filepath.Join(hello, "image.json")), &spec)
+	for name, f := range forms {
+		t.Run(name, func(t *testing.T) {
+			s := maps.Clone(spec)
+			s["base"] = map[string]any{"path": f[0], "ref": f[1], "name": "example.com/hello-base:v1"}
+			b, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			specPath := filepath.Join(hello, name+".json")
+			if err := os.WriteFile(specPath, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(dir, "out-"+name)
+			mustIW(t, dir, "build", "-f", specPath, "-o", out, "--platform", "linux/amd64")
+			got := readGraph(t, out)
+			if name != "legacy-docker-archive" {
+				if got.top.Digest != want.manifests["linux/amd64"].Digest {
+					t.Errorf("on the base as %s: manifest %s, want %s (the same image as on the layout)", name, got.top.Digest, want.manifests["linux/amd64"].Digest)
+				}
+				return
+			}
+			if d := cmp.Diff(want.config["linux/amd64"].RootFS, got.config["linux/amd64"].RootFS); d != "" {
+				t.Errorf("on the base as %s: rootfs (-layout base +this base):\n%s", name, d)
+			}
+			if d := checkers.DiffTrees(checkers.Tree(t, checkers.UmociUnpack(t, ex.single["linux/amd64"], tag)), checkers.Tree(t, checkers.UmociUnpack(t, out, tag))); d != "" {
+				t.Errorf("on the base as %s: rootfs differs (-layout base +this base):\n%s", name, d)
+			}
+		})
 	}
 }
