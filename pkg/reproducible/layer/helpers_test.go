@@ -260,3 +260,5 @@ func listTar(t testing.TB, b []byte) string {
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
+
+func jsonBytes(v any) ([]byte, error) { return json.Marshal(v) }
