@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -336,12 +338,63 @@ func TestLayersReadOnce(t *testing.T) {
 		t.Fatalf("CheckLayout: %v%s", err, problems(rep))
 	}
 	delete(fsys.opens, layout.DockerManifestFile) // looked for, absent
-	if len(fsys.opens) != 2+1+2+2+2 { // oci-layout, index.json, index, 2 manifests, 2 configs, 2 layers
+	if len(fsys.opens) != 2+1+2+2+2 {             // oci-layout, index.json, index, 2 manifests, 2 configs, 2 layers
 		t.Errorf("opened %d files, want 9: %v", len(fsys.opens), fsys.opens)
 	}
 	for name, n := range fsys.opens {
 		if n != 1 {
 			t.Errorf("%s opened %d times", name, n)
 		}
+	}
+}
+
+// TestLegacyDockerArchive checks a `docker save` archive without
+// index.json: config and layers under names of their own.
+func TestLegacyDockerArchive(t *testing.T) {
+	f := verifytest.New(t)
+	names, datas := readTar(t, f.DockerArchive)
+	var manifest []layout.DockerManifestEntry
+	for i, n := range names {
+		if n == layout.DockerManifestFile {
+			if err := json.Unmarshal(datas[i], &manifest); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	member := map[string][]byte{}
+	for i, n := range names {
+		member[n] = datas[i]
+	}
+	e := manifest[0]
+	legacy := layout.DockerManifestEntry{Config: "config.json", RepoTags: e.RepoTags}
+	outNames, outDatas := []string{"config.json"}, [][]byte{member[e.Config]}
+	for i, l := range e.Layers {
+		name := fmt.Sprintf("l%d/layer.tar", i)
+		legacy.Layers = append(legacy.Layers, name)
+		outNames, outDatas = append(outNames, name), append(outDatas, member[l])
+	}
+	mj, err := json.Marshal([]layout.DockerManifestEntry{legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outNames, outDatas = append(outNames, layout.DockerManifestFile), append(outDatas, mj)
+	p := filepath.Join(t.TempDir(), "legacy.tar")
+	writeTar(t, p, outNames, outDatas)
+
+	rep := checkPath(t, p, verify.Options{})
+	if !rep.OK() || rep.Manifests != 1 || rep.Layers != 2 {
+		t.Fatalf("report %+v:%s", rep, problems(rep))
+	}
+	rep = checkPath(t, p, verify.Options{Ref: "example.com/other:v1"})
+	if len(rep.Problems) != 1 || rep.Problems[0].Where() != "manifest.json" {
+		t.Errorf("unknown RepoTag:%s", problems(rep))
+	}
+
+	// Its first layer's bytes changed: the diff_id no longer holds.
+	outDatas[1] = verifytest.Tar(t, "etc/")
+	writeTar(t, p, outNames, outDatas)
+	rep = checkPath(t, p, verify.Options{})
+	if len(rep.Problems) != 1 || !errors.Is(rep.Problems[0], verify.ErrDiffID) || rep.Problems[0].Path != "rootfs.diff_ids[0]" {
+		t.Errorf("changed layer:%s", problems(rep))
 	}
 }
