@@ -7,16 +7,22 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
 )
 
 // expandParamFiles replaces each "@FILE" argument with FILE's lines, the
 // multiline param-file format Bazel writes. "@@x" stands for a literal "@x".
-func expandParamFiles(args []string) ([]string, error) {
+// An argument that is the value of the flag before it is left alone, so that
+// "--mtime @1700000000" means a time, not a file: takesValue reports whether
+// an argument such as "--mtime" or "-o" is a flag that takes a value.
+func expandParamFiles(args []string, takesValue func(arg string) bool) ([]string, error) {
 	var out []string
-	for _, a := range args {
+	for i, a := range args {
 		switch {
+		case i > 0 && takesValue(args[i-1]):
+			out = append(out, a)
 		case strings.HasPrefix(a, "@@"):
 			out = append(out, a[1:])
 		case strings.HasPrefix(a, "@") && len(a) > 1:
@@ -108,3 +114,26 @@ func (f *compressionFlags) resolve(cmd *cobra.Command, fromSpec *reproducible.Co
 }
 
 func cut(s, sep string) (string, string, bool) { return strings.Cut(s, sep) }
+
+// valueFlags returns a takesValue for expandParamFiles: true for "--name" and
+// "-n" (without "=value") when some command of the tree has such a flag and
+// it is not a boolean flag.
+func valueFlags(root *cobra.Command) func(string) bool {
+	names := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.NoOptDefVal == "" {
+				names["--"+f.Name] = true
+				if f.Shorthand != "" {
+					names["-"+f.Shorthand] = true
+				}
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return func(arg string) bool { return names[arg] }
+}

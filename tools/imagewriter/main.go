@@ -53,12 +53,12 @@ func main() {
 
 // run executes one command line and returns its exit code.
 func run(ctx context.Context, args []string, e env) int {
-	args, err := expandParamFiles(args)
+	root := newRootCommand(e)
+	args, err := expandParamFiles(args, valueFlags(root))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "imagewriter: %v\n", err)
 		return exitUsage
 	}
-	root := newRootCommand(e)
 	root.SetArgs(args)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
@@ -106,6 +106,19 @@ Arguments may be read from files: an argument "@FILE" is replaced by FILE's
 lines, one argument per line (Bazel's multiline param files).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Without Args and RunE, cobra reports an unknown verb as a plain
+		// error, which would exit 1; it is a usage error.
+		Args:                       cobra.ArbitraryArgs,
+		SuggestionsMinimumDistance: 2,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				return usagef("unknown command %q; did you mean %q?", args[0], s[0])
+			}
+			return usagef("unknown command %q", args[0])
+		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
