@@ -246,3 +246,30 @@ func (c *cuttingWriter) Write(b []byte) (int, error) {
 }
 
 func (c *cuttingWriter) Flush() { c.ResponseWriter.(http.Flusher).Flush() }
+
+// TestPushCorruptBlob: a layout blob whose bytes do not match its digest.
+// Push streams blobs unverified (no second hash on the client), so the
+// registry's own check must refuse it: push fails naming the blob, and the
+// tag is not created.
+func TestPushCorruptBlob(t *testing.T) {
+	reg := checkers.NewRegistry(t, checkers.RegistryOptions{})
+	l := buildLayout(t, imageSpec{files: []fileSpec{{"/data", 100 << 10, 71}}})
+	layer := layerDigests(t, l)[0]
+	p := filepath.Join(l, "blobs", "sha256", strings.TrimPrefix(layer, "sha256:"))
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/3] ^= 0x01
+	os.Chmod(p, 0o644)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := iw(t, nil, "push", l, reg.Host+"/corrupt:v1")
+	if r.code != 1 || !strings.Contains(r.stderr, layer) || !strings.Contains(r.stderr, "digest invalid") {
+		t.Errorf("push of a corrupt blob: %s", r)
+	}
+	if s := manifestStatus(t, reg.Host, "corrupt", "v1"); s != http.StatusNotFound {
+		t.Errorf("HEAD corrupt:v1 = %d, want 404", s)
+	}
+}

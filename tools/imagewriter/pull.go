@@ -87,11 +87,12 @@ goes to stderr.`,
 				refName = "latest"
 			}
 			got, err := registry.Pull(ctx, repo, root, output, registry.PullOptions{
-				Platform:    plat,
-				Shallow:     shallow,
-				RefName:     refName,
-				Concurrency: rf.concurrency,
-				OnEvent:     pr.event,
+				Platform:     plat,
+				Shallow:      shallow,
+				RefName:      refName,
+				Concurrency:  rf.concurrency,
+				OnEvent:      pr.event,
+				ByteProgress: pr.mode == progressBars,
 			})
 			if err != nil {
 				return err

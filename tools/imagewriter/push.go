@@ -118,10 +118,11 @@ stderr. Credentials: $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json or
 				mountFrom = func(ocispec.Descriptor) []string { return []string{from} }
 			}
 			_, err = registry.Copy(ctx, src.fetch, src.root, dst, registry.CopyOptions{
-				Concurrency: rf.concurrency,
-				Tags:        all,
-				MountFrom:   mountFrom,
-				OnEvent:     pr.event,
+				Concurrency:  rf.concurrency,
+				Tags:         all,
+				MountFrom:    mountFrom,
+				OnEvent:      pr.event,
+				ByteProgress: pr.mode == progressBars,
 			})
 			if err != nil {
 				return err
@@ -178,6 +179,7 @@ func imageSource(ctx context.Context, arg string, e env) (pushSource, error) {
 		s.remote = r
 	}
 	if dir := layoutDirOf(arg); dir != "" {
+		s.fetch = append(fetchChain{uploadFiles{dir: layout.Dir(dir)}}, s.fetch...)
 		rec, err := registry.ReadSources(dir)
 		if err != nil {
 			s.close()
@@ -249,7 +251,7 @@ func metadataSource(ctx context.Context, imageMeta, indexMeta string, layers, ba
 			s.root = img.Manifest.Descriptor
 		}
 	}
-	files := fileBlobs{}
+	files := uploadFiles{byDigest: map[string]string{}}
 	for _, l := range layers {
 		meta, blobPath, ok := cut(l, "=")
 		if !ok {
@@ -259,7 +261,7 @@ func metadataSource(ctx context.Context, imageMeta, indexMeta string, layers, ba
 		if err != nil {
 			return s, err
 		}
-		files[m.Descriptor.Digest.String()] = blobPath
+		files.byDigest[m.Descriptor.Digest.String()] = blobPath
 	}
 	s.fetch = fetchChain{mem, files}
 	for _, b := range baseLayouts {

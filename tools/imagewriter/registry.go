@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/blob"
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/layout"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/registry"
 )
 
@@ -183,21 +184,33 @@ func (fc fetchChain) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.Rea
 	return nil, first
 }
 
-// fileBlobs serves blobs from files (built layers named by --layer),
-// verified as they are read.
-type fileBlobs map[string]string // digest -> path
+// uploadFiles serves blobs from files as they are, unverified: push uses
+// it for layer blobs (--layer) and a layout directory's blobs, because the
+// registry verifies the digest of every upload, and an unwrapped file goes
+// from the page cache to the socket without a copy. Manifests and indexes
+// are verified all the same (registry.Walk reads them with blob.ReadAll).
+type uploadFiles struct {
+	byDigest map[string]string // digest -> path
+	dir      layout.Dir        // or "" for none
+}
 
-func (fb fileBlobs) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
-	p, ok := fb[desc.Digest.String()]
+func (u uploadFiles) Fetch(_ context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := blob.ValidateDescriptor(desc); err != nil {
+		return nil, err
+	}
+	p, ok := u.byDigest[desc.Digest.String()]
+	if !ok && u.dir != "" {
+		p, ok = u.dir.BlobPath(desc.Digest), true
+	}
 	if !ok {
 		return nil, fmt.Errorf("%s %s: %w", desc.Digest, desc.MediaType, blob.ErrNotFound)
 	}
 	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s %s: %w", desc.Digest, desc.MediaType, blob.ErrNotFound)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{blob.VerifyReader(f, desc), f}, nil
+	return f, nil
 }

@@ -62,6 +62,9 @@ type CopyOptions struct {
 	MountFrom func(desc ocispec.Descriptor) []string
 	// OnEvent, when set, is told what happens to each blob.
 	OnEvent func(Event)
+	// ByteProgress sends OnEvent an EventProgress as bytes flow (every
+	// MiB). Counting bytes costs the zero-copy path of file uploads.
+	ByteProgress bool
 }
 
 func (o CopyOptions) concurrency() int {
@@ -78,6 +81,11 @@ func (o CopyOptions) emit(e Event) {
 }
 
 // Copy pushes the graph under root from src to dst, and returns the graph.
+//
+// Manifests and indexes are read from src verified; other blobs are
+// streamed to the registry as src gives them, and the registry verifies
+// each upload's digest (so src may serve them unverified, e.g. straight
+// from files).
 //
 // Blobs go first, several at a time: a HEAD request skips those the
 // registry has; a blob known to live in another repository of the same
@@ -227,7 +235,7 @@ func retryLoop(ctx context.Context, dst *Repository, desc ocispec.Descriptor, op
 
 // counting reports bytes read as EventProgress, at most every 1 MiB.
 func counting(rc io.ReadCloser, desc ocispec.Descriptor, opts CopyOptions) io.ReadCloser {
-	if opts.OnEvent == nil {
+	if opts.OnEvent == nil || !opts.ByteProgress {
 		return rc
 	}
 	return &countingReader{rc: rc, desc: desc, emit: opts.OnEvent}

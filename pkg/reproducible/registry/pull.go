@@ -29,6 +29,8 @@ type PullOptions struct {
 	Concurrency int
 	// OnEvent, when set, is told what happens to each blob.
 	OnEvent func(Event)
+	// ByteProgress sends OnEvent an EventProgress as bytes flow.
+	ByteProgress bool
 }
 
 // Pull writes the graph under root in repo as an OCI image layout
@@ -61,7 +63,7 @@ func Pull(ctx context.Context, repo *Repository, root ocispec.Descriptor, dst st
 	}
 	defer os.RemoveAll(stage)
 	store := layout.Dir(filepath.Join(stage, "fetched"))
-	copts := CopyOptions{Concurrency: opts.Concurrency, OnEvent: opts.OnEvent}
+	copts := CopyOptions{Concurrency: opts.Concurrency, OnEvent: opts.OnEvent, ByteProgress: opts.ByteProgress}
 	l := layout.New()
 	var sources Sources
 	eg, gctx := errgroup.WithContext(ctx)
