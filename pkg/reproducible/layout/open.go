@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -133,6 +134,7 @@ func (a *archive) index(ctx context.Context) (*Source, error) {
 	}
 	tr := tar.NewReader(a.f)
 	links := map[string]string{} // member: target member
+	entries := 0
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -141,12 +143,18 @@ func (a *archive) index(ctx context.Context) (*Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: corrupt archive: %v", a.path, err)
 		}
-		if h.Typeflag == tar.TypeDir || h.Typeflag == tar.TypeXGlobalHeader {
+		entries++
+		if h.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
+		// Every name is checked, directories' too: a hostile entry is an
+		// error naming it, never skipped.
 		name, err := reproducible.CleanMemberPath(h.Name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: member %q: %w", a.path, h.Name, err)
+		}
+		if h.Typeflag == tar.TypeDir {
+			continue
 		}
 		if _, dup := a.members[name]; dup || links[name] != "" {
 			return nil, fmt.Errorf("%s: member %q appears twice", a.path, h.Name)
@@ -165,11 +173,34 @@ func (a *archive) index(ctx context.Context) (*Source, error) {
 		if h.Typeflag != tar.TypeReg {
 			return nil, fmt.Errorf("%s: member %q: type %q: an image archive holds only files, directories and symlinks between them", a.path, h.Name, h.Typeflag)
 		}
+		// A GNU sparse file (PAX form) has a logical size that is not the
+		// size of its bytes in the archive, which are served by offset.
+		for k := range h.PAXRecords {
+			if strings.HasPrefix(k, "GNU.sparse.") {
+				return nil, fmt.Errorf("%s: member %q: a sparse file: an image archive holds only plain files", a.path, h.Name)
+			}
+		}
 		off, err := a.f.Seek(0, io.SeekCurrent)
 		if err != nil {
 			return nil, err
 		}
 		a.members[name] = member{off: off, size: h.Size}
+	}
+	if entries > 0 {
+		// archive/tar ends cleanly at any block boundary, so an archive cut
+		// between two members would read as a shorter one: require the
+		// zero block that ends every tar.
+		pos, err := a.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		var blk [512]byte
+		if pos < int64(len(blk)) {
+			return nil, fmt.Errorf("%s: truncated archive: no end-of-archive marker", a.path)
+		}
+		if _, err := a.f.ReadAt(blk[:], pos-int64(len(blk))); err != nil || blk != [512]byte{} {
+			return nil, fmt.Errorf("%s: truncated archive: no end-of-archive marker", a.path)
+		}
 	}
 	for name, target := range links {
 		m, ok := a.members[target]
@@ -202,6 +233,16 @@ func (a *archive) index(ctx context.Context) (*Source, error) {
 		}
 		if src.Index.Manifests == nil {
 			return nil, fmt.Errorf("%s: index.json: manifests is null", a.path)
+		}
+		// An OCI layout must say its version, in an archive as in a
+		// directory (OpenDir).
+		b, err = a.read(ocispec.ImageLayoutFile, blob.MaxMetadataBytes)
+		if err != nil {
+			return nil, err
+		}
+		var il ocispec.ImageLayout
+		if err := json.Unmarshal(b, &il); err != nil || il.Version != ocispec.ImageLayoutVersion {
+			return nil, fmt.Errorf("%s: oci-layout: want imageLayoutVersion %q", a.path, ocispec.ImageLayoutVersion)
 		}
 		src.Format = FormatArchive
 		if src.Docker != nil {
@@ -266,9 +307,14 @@ func (a *archive) synthesize(ctx context.Context, src *Source) error {
 	return nil
 }
 
-// FindRef returns the index.json entry named ref (matched against the
-// ref.name annotation, then against a Docker archive's RepoTags); "" selects
-// the only entry.
+// containerdNameAnnotation is the full name ("example.com/app:v1") Docker
+// 25+ and containerd write beside ref.name, and so do our outputs.
+const containerdNameAnnotation = "io.containerd.image.name"
+
+// FindRef returns the index.json entry named ref: matched against the
+// ref.name annotation, then the io.containerd.image.name annotation, then a
+// Docker archive's RepoTags. "" selects the only entry. A name that several
+// different images carry is an error.
 func (s *Source) FindRef(ref string) (ocispec.Descriptor, error) {
 	ms := s.Index.Manifests
 	if ref == "" {
@@ -281,17 +327,58 @@ func (s *Source) FindRef(ref string) (ocispec.Descriptor, error) {
 		}
 		return ocispec.Descriptor{}, fmt.Errorf("index.json holds %d images (%s): name one", len(ms), strings.Join(names, ", "))
 	}
-	for _, m := range ms {
-		if m.Annotations[RefNameAnnotation] == ref {
-			return m, nil
+	for _, key := range []string{RefNameAnnotation, containerdNameAnnotation} {
+		var found []ocispec.Descriptor
+		for _, m := range ms {
+			if m.Annotations[key] == ref {
+				found = append(found, m)
+			}
+		}
+		for _, m := range found[min(1, len(found)):] {
+			if m.Digest != found[0].Digest {
+				return ocispec.Descriptor{}, fmt.Errorf("%s %q names several images in index.json (%s, %s): use a full name", key, ref, found[0].Digest, m.Digest)
+			}
+		}
+		if len(found) > 0 {
+			return found[0], nil
 		}
 	}
-	for i, e := range s.Docker {
-		for _, t := range e.RepoTags {
-			if t == ref && i < len(ms) {
-				return ms[i], nil
-			}
+	for _, e := range s.Docker {
+		if slices.Contains(e.RepoTags, ref) {
+			return s.dockerImage(e)
 		}
 	}
 	return ocispec.Descriptor{}, fmt.Errorf("no image named %q in index.json", ref)
+}
+
+// dockerImage finds the index.json entry of manifest.json's entry e: the
+// manifest whose config is e's. The two lists do not align: Docker 25+
+// writes one index.json entry per tag, and none for an untagged image.
+func (s *Source) dockerImage(e DockerManifestEntry) (ocispec.Descriptor, error) {
+	a, ok := s.Fetcher.(*archive)
+	if !ok {
+		return ocispec.Descriptor{}, fmt.Errorf("manifest.json outside an archive")
+	}
+	cb, err := a.read(path.Clean(e.Config), blob.MaxMetadataBytes)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("manifest.json Config: %w", err)
+	}
+	want := digest.FromBytes(cb)
+	for i, m := range s.Index.Manifests {
+		if m.MediaType != ocispec.MediaTypeImageManifest && m.MediaType != image.DockerManifest {
+			continue
+		}
+		b, err := blob.ReadAll(context.Background(), a, m, blob.MaxMetadataBytes)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("index.json manifests[%d]: %w", i, err)
+		}
+		var man ocispec.Manifest
+		if err := json.Unmarshal(b, &man); err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("index.json manifests[%d]: %s: %v", i, m.Digest, err)
+		}
+		if man.Config.Digest == want {
+			return m, nil
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("manifest.json: the image of %v (config %s) is in no index.json entry", e.RepoTags, want)
 }
