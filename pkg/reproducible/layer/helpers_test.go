@@ -194,6 +194,20 @@ func gzipBytes(t testing.TB, b []byte) []byte {
 	return buf.Bytes()
 }
 
+func zstdBytes(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := reproducible.NewWriter(&buf, reproducible.Compression{Algorithm: reproducible.Zstd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(b)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 // readLayer reads a built blob back with layer.Reader and returns its
 // entries, with each regular file's bytes as an Inline source.
 func readLayer(t testing.TB, blob []byte, alg reproducible.Algorithm) []layer.Entry {

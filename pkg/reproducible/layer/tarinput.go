@@ -41,6 +41,7 @@ func ReadTarFile(path, prefix, tmpDir string) ([]Entry, io.Closer, error) {
 		stream io.Reader    // what the tar reader reads
 		pos    func() int64 // offset in data of the tar reader's position
 		closer io.Closer    = f
+		dec    io.ReadCloser // the decompressor, for a compressed tar
 	)
 	if alg == reproducible.None {
 		data, stream = f, f
@@ -54,7 +55,7 @@ func ReadTarFile(path, prefix, tmpDir string) ([]Entry, io.Closer, error) {
 		os.Remove(spill.Name()) // unlinked: nothing is left behind, even on a crash
 		f2 := f
 		closer = closerFunc(func() error { f2.Close(); return spill.Close() })
-		dec, err := reproducible.NewReader(bufio.NewReaderSize(f, copyBufferSize), alg)
+		dec, err = reproducible.NewReader(bufio.NewReaderSize(f, copyBufferSize), alg)
 		if err != nil {
 			closer.Close()
 			return nil, nil, fmt.Errorf("%w: %s: %s: %v", ErrBadTar, path, alg, err)
@@ -65,6 +66,14 @@ func ReadTarFile(path, prefix, tmpDir string) ([]Entry, io.Closer, error) {
 		pos = func() int64 { return cw.n }
 	}
 	entries, err := indexTar(stream, pos, data, path, prefix)
+	if err == nil && dec != nil {
+		// Read the compressed stream to its end: archive/tar stops at the
+		// end-of-archive marker, and the gzip CRC or zstd checksum that
+		// proves the stream intact comes after it.
+		if _, derr := io.Copy(io.Discard, dec); derr != nil {
+			err = fmt.Errorf("%w: %s after the end of the archive: %v", ErrBadTar, alg, derr)
+		}
+	}
 	if err != nil {
 		closer.Close()
 		var pe *PathError
