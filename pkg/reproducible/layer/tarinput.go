@@ -37,10 +37,10 @@ func ReadTarFile(path, prefix, tmpDir string) ([]Entry, io.Closer, error) {
 	}
 	alg := reproducible.Detect(head[:n])
 	var (
-		data   *os.File     // the plain tar, read with ReadAt
-		stream io.Reader    // what the tar reader reads
-		pos    func() int64 // offset in data of the tar reader's position
-		closer io.Closer    = f
+		data   *os.File      // the plain tar, read with ReadAt
+		stream io.Reader     // what the tar reader reads
+		pos    func() int64  // offset in data of the tar reader's position
+		closer io.Closer     = f
 		dec    io.ReadCloser // the decompressor, for a compressed tar
 	)
 	if alg == reproducible.None {
