@@ -9,9 +9,13 @@
 # (default 1024), built once with `imagewriter build`. Every timed push goes
 # to a fresh registry (its own state directory, started before and stopped
 # by PID after), so no blob is already there. Runs alternate between the two
-# tools. Times come from /usr/bin/time -v (wall clock and maximum resident
-# set size) when it is installed; otherwise wall time from bash and peak RSS
+# tools. Times come from /usr/bin/time -v (wall clock, the client's user+sys
+# CPU time and maximum resident set size) when it is installed; otherwise wall time from bash and peak RSS
 # from /proc/PID/status (VmHWM), sampled.
+#
+# The registry runs on the same machine and disk, so wall times move with
+# whatever else the machine does; the client's CPU time is steadier. Compare
+# the min and the mean, and run it on a quiet machine.
 #
 # Knobs (environment): RUNS=3 SIZE_MIB=1024 BENCH_KEEP=1 (keep WORK_DIR).
 set -euo pipefail
@@ -50,6 +54,7 @@ if [[ ! -f $img/layout/index.json ]]; then
 fi
 total=$(du -sb "$img/layout/blobs" | cut -f1)
 cat "$img"/layout/blobs/sha256/* > /dev/null # warm the page cache for both tools
+sync
 
 # start_registry DIR: a fresh registry on 127.0.0.1; sets regpid and host.
 start_registry() {
@@ -81,7 +86,9 @@ EOF
   done
   [[ -n $host ]] || { echo "push.sh: registry did not start:" >&2; cat "$st/registry.log" >&2; exit 1; }
 }
-stop_registry() { kill "$regpid" 2>/dev/null; wait "$regpid" 2>/dev/null || true; regpid=; rm -rf "$1"; }
+# stop_registry DIR: stops it by PID, removes its blobs and flushes them, so
+# that one run's disk writeback does not slow the next.
+stop_registry() { kill "$regpid" 2>/dev/null; wait "$regpid" 2>/dev/null || true; regpid=; rm -rf "$1"; sync; }
 
 # measure NAME CMD...: runs CMD, appends "NAME wall_s rss_kib" to results.
 results=$work/results.txt; : > "$results"
@@ -89,10 +96,11 @@ measure() {
   local name=$1; shift
   if [[ -x /usr/bin/time ]]; then
     /usr/bin/time -v -o "$work/time.txt" "$@" > "$work/out.txt" 2> "$work/err.txt" || { cat "$work/err.txt" >&2; exit 1; }
-    local wall rss
+    local wall rss cpu
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2, p, ":"); s=0; for (i=1; i<=n; i++) s=s*60+p[i]; print s}' "$work/time.txt")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
-    echo "$name $wall $rss" >> "$results"
+    cpu=$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$work/time.txt")
+    echo "$name $wall $rss $cpu" >> "$results"
   else
     local start end peak=0 pid
     start=$(date +%s.%N)
@@ -103,7 +111,7 @@ measure() {
     done
     wait "$pid" || { cat "$work/err.txt" >&2; exit 1; }
     end=$(date +%s.%N)
-    echo "$name $(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}') $peak" >> "$results"
+    echo "$name $(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}') $peak -" >> "$results"
   fi
 }
 
@@ -119,16 +127,19 @@ for r in $(seq "$runs"); do
     # The pushed image must be whole.
     crane validate --fast --remote "$host/bench:v1" --insecure > /dev/null
     stop_registry "$st"
-    tail -1 "$results" | awk '{printf "  run %s %-12s %7.2f s  peak RSS %6.1f MiB\n", r, $1, $2, $3/1024}' r="$r"
+    tail -1 "$results" | awk '{printf "  run %s %-12s %7.2f s  client CPU %5s s  peak RSS %6.1f MiB\n", r, $1, $2, $4, $3/1024}' r="$r"
   done
 done
 
 echo
 awk -v total="$total" '
-  { n[$1]++; s[$1]+=$2; if (!($1 in mn) || $2 < mn[$1]) mn[$1]=$2; if ($3 > rss[$1]) rss[$1]=$3 }
+  { n[$1]++; s[$1]+=$2; c[$1]+=$4; if (!($1 in mn) || $2 < mn[$1]) mn[$1]=$2; if ($3 > rss[$1]) rss[$1]=$3 }
   END {
-    printf "%-12s %9s %9s %9s %14s\n", "tool", "mean(s)", "min(s)", "MB/s", "peak RSS(MiB)"
-    for (t in n) printf "%-12s %9.2f %9.2f %9.0f %14.1f\n", t, s[t]/n[t], mn[t], total/1e6/(s[t]/n[t]), rss[t]/1024
-    if (n["crane"] && n["imagewriter"])
-      printf "imagewriter / crane (mean time): %.2fx  (below 1: imagewriter is faster)\n", (s["imagewriter"]/n["imagewriter"])/(s["crane"]/n["crane"])
+    printf "%-12s %9s %9s %9s %14s %14s\n", "tool", "mean(s)", "min(s)", "MB/s", "client CPU(s)", "peak RSS(MiB)"
+    for (t in n) printf "%-12s %9.2f %9.2f %9.0f %14.2f %14.1f\n", t, s[t]/n[t], mn[t], total/1e6/(s[t]/n[t]), c[t]/n[t], rss[t]/1024
+    if (n["crane"] && n["imagewriter"]) {
+      printf "imagewriter / crane: mean time %.2fx, min time %.2fx", (s["imagewriter"]/n["imagewriter"])/(s["crane"]/n["crane"]), mn["imagewriter"]/mn["crane"]
+      if (c["crane"] > 0) printf ", client CPU %.2fx", c["imagewriter"]/c["crane"]
+      printf "  (below 1: imagewriter is faster)\n"
+    }
   }' "$results"
