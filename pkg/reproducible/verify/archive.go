@@ -6,9 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/blob"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/layer"
 )
 
@@ -24,9 +26,11 @@ type member struct{ off, size int64 }
 var _ fs.FS = (*tarFS)(nil)
 
 // readArchive indexes an archive's members. The archive is hostile input:
-// a compressed or corrupt archive, a member whose name is unsafe, that is
-// not a regular file or a directory, or that appears twice, is a problem
-// of "archive". It returns nil when nothing can be read.
+// a compressed, corrupt or truncated archive (no end-of-archive marker), a
+// member whose name is unsafe, that is not a regular file, a directory or
+// a symlink to another member (docker save writes <id>/layer.tar so),
+// that is sparse, or that appears twice, is a problem of "archive". It
+// returns nil when nothing can be read.
 func (c *checker) readArchive(ctx context.Context, r io.ReaderAt, size int64) *tarFS {
 	at := location{blob: "archive"}
 	head := make([]byte, 4)
@@ -38,19 +42,23 @@ func (c *checker) readArchive(ctx context.Context, r io.ReaderAt, size int64) *t
 	pr := &posReader{r: io.NewSectionReader(r, 0, size)}
 	tr := tar.NewReader(pr)
 	t := &tarFS{r: r, members: map[string]member{}}
+	links := map[string]string{} // member: the member it is a symlink to
+	entries, clean := 0, false
 	for {
 		if c.stopped(ctx) {
 			return nil
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
+			clean = true
 			break
 		}
 		if err != nil {
 			c.problem(at, layer.ErrBadTar, "not a tar archive, or truncated: %v", err)
 			break
 		}
-		if h.Typeflag == tar.TypeDir || h.Typeflag == tar.TypeXGlobalHeader {
+		entries++
+		if h.Typeflag == tar.TypeXGlobalHeader {
 			continue
 		}
 		mat := location{"archive", h.Name}
@@ -59,15 +67,59 @@ func (c *checker) readArchive(ctx context.Context, r io.ReaderAt, size int64) *t
 			c.problem(mat, layer.ErrUnsafePath, "%v", err)
 			continue
 		}
-		if h.Typeflag != tar.TypeReg {
-			c.problem(mat, ErrInvalid, "type %q: an image archive holds only regular files and directories", h.Typeflag)
+		if h.Typeflag == tar.TypeDir {
 			continue
 		}
-		if _, dup := t.members[name]; dup {
+		if _, dup := t.members[name]; dup || links[name] != "" {
 			c.problem(mat, layer.ErrDuplicatePath, "the archive holds %s twice", name)
 			continue
 		}
+		switch h.Typeflag {
+		case tar.TypeSymlink:
+			target, err := reproducible.CleanMemberPath(path.Dir(name) + "/" + h.Linkname)
+			if err != nil || strings.HasPrefix(h.Linkname, "/") {
+				c.problem(mat, layer.ErrUnsafePath, "symlink to %q: outside the archive", h.Linkname)
+				continue
+			}
+			links[name] = target
+			continue
+		case tar.TypeReg:
+		default:
+			c.problem(mat, ErrInvalid, "type %q: an image archive holds only regular files, directories and symlinks between them", h.Typeflag)
+			continue
+		}
+		sparse := false
+		for k := range h.PAXRecords {
+			sparse = sparse || strings.HasPrefix(k, "GNU.sparse.")
+		}
+		if sparse {
+			c.problem(mat, ErrInvalid, "a sparse file: an image archive holds only plain files")
+			continue
+		}
 		t.members[name] = member{off: pr.pos, size: h.Size}
+	}
+	// archive/tar ends cleanly at any block boundary: an archive cut
+	// between members would read as a shorter one. Require the zero block
+	// that ends every tar.
+	if clean && entries > 0 {
+		var blk [512]byte
+		if pr.pos < int64(len(blk)) {
+			c.problem(at, layer.ErrBadTar, "truncated: no end-of-archive marker")
+		} else if _, err := r.ReadAt(blk[:], pr.pos-int64(len(blk))); err != nil || blk != [512]byte{} {
+			c.problem(at, layer.ErrBadTar, "truncated: no end-of-archive marker")
+		}
+	}
+	for name, target := range links {
+		m, ok := t.members[target]
+		for hops := 0; !ok && links[target] != "" && hops < 8; hops++ {
+			target = links[target]
+			m, ok = t.members[target]
+		}
+		if !ok {
+			c.problem(location{"archive", name}, blob.ErrNotFound, "symlink to %q: no such file in the archive", links[name])
+			continue
+		}
+		t.members[name] = m
 	}
 	return t
 }

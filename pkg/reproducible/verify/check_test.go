@@ -202,6 +202,20 @@ func TestArchives(t *testing.T) {
 			}
 		})
 	}
+	t.Run("truncated", func(t *testing.T) {
+		b, err := os.ReadFile(f.OCIArchive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "cut.tar")
+		if err := os.WriteFile(p, b[:len(b)-1024], 0o644); err != nil { // without the end-of-archive blocks
+			t.Fatal(err)
+		}
+		rep := checkPath(t, p, verify.Options{})
+		if len(rep.Problems) != 1 || rep.Problems[0].Where() != "archive" || !errors.Is(rep.Problems[0], layer.ErrBadTar) {
+			t.Fatalf("want one problem at archive, got:%s", problems(rep))
+		}
+	})
 	t.Run("compressed", func(t *testing.T) {
 		b, err := os.ReadFile(f.OCIArchive)
 		if err != nil {
@@ -390,11 +404,65 @@ func TestLegacyDockerArchive(t *testing.T) {
 		t.Errorf("unknown RepoTag:%s", problems(rep))
 	}
 
+	// docker save before 25 writes a repeated layer as a symlink to the
+	// first copy.
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i, n := range outNames {
+		h := &tar.Header{Name: n, Mode: 0o644, Size: int64(len(outDatas[i])), Typeflag: tar.TypeReg}
+		if n == "l1/layer.tar" {
+			tw.WriteHeader(&tar.Header{Name: "l1/", Mode: 0o755, Typeflag: tar.TypeDir})
+			h.Name = "blobs/l1"
+		}
+		tw.WriteHeader(h)
+		tw.Write(outDatas[i])
+	}
+	tw.WriteHeader(&tar.Header{Name: "l1/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../blobs/l1"})
+	tw.Close()
+	sp := filepath.Join(t.TempDir(), "symlinked.tar")
+	if err := os.WriteFile(sp, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if rep := checkPath(t, sp, verify.Options{}); !rep.OK() || rep.Layers != 2 {
+		t.Errorf("layer.tar as a symlink: %+v%s", rep, problems(rep))
+	}
+
 	// Its first layer's bytes changed: the diff_id no longer holds.
 	outDatas[1] = verifytest.Tar(t, "etc/")
 	writeTar(t, p, outNames, outDatas)
 	rep = checkPath(t, p, verify.Options{})
 	if len(rep.Problems) != 1 || !errors.Is(rep.Problems[0], verify.ErrDiffID) || rep.Problems[0].Path != "rootfs.diff_ids[0]" {
 		t.Errorf("changed layer:%s", problems(rep))
+	}
+}
+
+// TestRefByRepoTag selects a Docker archive's image by a RepoTag that
+// index.json does not carry: through manifest.json's config.
+func TestRefByRepoTag(t *testing.T) {
+	f := verifytest.New(t)
+	p := filepath.Join(t.TempDir(), "docker.tar")
+	verifytest.RewriteArchive(t, f.DockerArchive, p, func(name string, b []byte) []byte {
+		if name != ocispec.ImageIndexFile {
+			return b
+		}
+		var idx ocispec.Index
+		if err := json.Unmarshal(b, &idx); err != nil {
+			t.Fatal(err)
+		}
+		for i := range idx.Manifests {
+			idx.Manifests[i].Annotations = nil
+		}
+		out, err := json.Marshal(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	})
+	if rep := checkPath(t, p, verify.Options{Ref: verifytest.Tag}); !rep.OK() || len(rep.Roots) != 1 || rep.Manifests != 1 {
+		t.Errorf("by RepoTag: %+v%s", rep, problems(rep))
+	}
+	rep := checkPath(t, p, verify.Options{Ref: "example.com/other:v1"})
+	if len(rep.Problems) != 1 || rep.Problems[0].Where() != "index.json manifests" || len(rep.Roots) != 0 {
+		t.Errorf("unknown ref: %+v%s", rep, problems(rep))
 	}
 }

@@ -87,7 +87,7 @@ var refNameRE = regexp.MustCompile(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)
 func (c *checker) layout(ctx context.Context, fsys fs.FS) {
 	c.layoutFile(fsys)
 	docker, dockerBad, hasDocker := c.dockerManifest(fsys)
-	entries := c.layoutIndex(fsys, docker)
+	entries := c.layoutIndex(ctx, fsys, docker)
 	for _, e := range entries {
 		if c.stopped(ctx) {
 			return
@@ -159,7 +159,7 @@ type layoutEntry struct {
 }
 
 // layoutIndex checks index.json and returns the entries to walk.
-func (c *checker) layoutIndex(fsys fs.FS, docker []layout.DockerManifestEntry) []layoutEntry {
+func (c *checker) layoutIndex(ctx context.Context, fsys fs.FS, docker []layout.DockerManifestEntry) []layoutEntry {
 	b, ok := c.readFile(fsys, indexFileName, "missing: not an OCI image layout")
 	if !ok {
 		return nil
@@ -181,38 +181,108 @@ func (c *checker) layoutIndex(fsys fs.FS, docker []layout.DockerManifestEntry) [
 	if !c.manifestsArray(indexFileName, m, bad) {
 		return nil
 	}
-	var out []layoutEntry
-	names := map[string]int{}
+	// A ref.name may repeat (Docker 25+ writes the bare tag, and two images
+	// may share one) when the full names differ; the same pair twice names
+	// two images one way.
+	type name struct{ ref, full string }
+	names := map[name]int{}
+	var entries []layoutEntry
 	for i, d := range idx.Manifests {
 		at := location{indexFileName, "manifests[" + strconv.Itoa(i) + "]"}
 		if bad.under(at.path) {
 			continue
 		}
+		entries = append(entries, layoutEntry{at, d})
 		ref, named := d.Annotations[refNameAnnotation]
-		if named {
-			rat := location{indexFileName, at.path + ".annotations[" + strconv.Quote(refNameAnnotation) + "]"}
-			if !refNameRE.MatchString(ref) {
-				c.problem(rat, ErrInvalid, "%q is not a reference name (the image-spec's ref grammar)", ref)
-			}
-			if j, dup := names[ref]; dup {
-				c.problem(rat, ErrInvalid, "%q names manifests[%d] too", ref, j)
-			} else {
-				names[ref] = i
-			}
+		if !named {
+			continue
 		}
-		switch {
-		case c.opts.Ref != "" && !(named && ref == c.opts.Ref) && !(i < len(docker) && slices.Contains(docker[i].RepoTags, c.opts.Ref)):
-			c.descriptor(at, d)
-		case c.opts.Platform != nil && d.Platform != nil && !image.MatchPlatform(*c.opts.Platform, *d.Platform):
-			c.descriptor(at, d)
-		default:
-			out = append(out, layoutEntry{at, d})
+		rat := location{indexFileName, at.path + ".annotations[" + strconv.Quote(refNameAnnotation) + "]"}
+		if !refNameRE.MatchString(ref) {
+			c.problem(rat, ErrInvalid, "%q is not a reference name (the image-spec's ref grammar)", ref)
+		}
+		n := name{ref, d.Annotations[containerdNameAnnotation]}
+		if j, dup := names[n]; dup && idx.Manifests[j].Digest != d.Digest {
+			c.problem(rat, ErrInvalid, "%q names manifests[%d] too, another image", ref, j)
+		} else if !dup {
+			names[n] = i
 		}
 	}
-	if c.opts.Ref != "" && len(out) == 0 {
-		c.problem(location{indexFileName, "manifests"}, blob.ErrNotFound, "no entry is named %q", c.opts.Ref)
+	selected := c.selectRef(ctx, entries, docker)
+	var out []layoutEntry
+	for i, e := range entries {
+		switch {
+		case !selected[i]:
+			c.descriptor(e.at, e.desc)
+		case c.opts.Platform != nil && e.desc.Platform != nil && !image.MatchPlatform(*c.opts.Platform, *e.desc.Platform):
+			c.descriptor(e.at, e.desc)
+		default:
+			out = append(out, e)
+		}
 	}
 	return out
+}
+
+// containerdNameAnnotation is the full name Docker 25+, containerd and
+// imagewriter write beside ref.name.
+const containerdNameAnnotation = "io.containerd.image.name"
+
+// selectRef marks the index.json entries Options.Ref names, as
+// layout.Source.FindRef finds them: by ref.name, else by full name, else
+// as a Docker archive's RepoTag, whose image is the manifest with that
+// entry's config (manifest.json and index.json do not align).
+func (c *checker) selectRef(ctx context.Context, entries []layoutEntry, docker []layout.DockerManifestEntry) []bool {
+	selected := make([]bool, len(entries))
+	if c.opts.Ref == "" {
+		for i := range selected {
+			selected[i] = true
+		}
+		return selected
+	}
+	for _, key := range []string{refNameAnnotation, containerdNameAnnotation} {
+		found := false
+		for i, e := range entries {
+			if e.desc.Annotations[key] == c.opts.Ref {
+				selected[i], found = true, true
+			}
+		}
+		if found {
+			return selected
+		}
+	}
+	found := false
+	for _, de := range docker {
+		cd, ok := blobPathDigest(de.Config)
+		if !ok || !slices.Contains(de.RepoTags, c.opts.Ref) {
+			continue
+		}
+		for i, e := range entries {
+			if c.manifestConfig(ctx, e.desc) == cd {
+				selected[i], found = true, true
+			}
+		}
+	}
+	if !found {
+		c.problem(location{indexFileName, "manifests"}, blob.ErrNotFound, "no entry is named %q", c.opts.Ref)
+	}
+	return selected
+}
+
+// manifestConfig reads the config digest of the manifest d names, or ""
+// (the walk reports what is wrong with it).
+func (c *checker) manifestConfig(ctx context.Context, d ocispec.Descriptor) digest.Digest {
+	if kindOfType(d.MediaType) != kindManifest || blob.ValidateDescriptor(d) != nil {
+		return ""
+	}
+	b, err := blob.ReadAll(ctx, c.f, d, blob.MaxMetadataBytes)
+	if err != nil {
+		return ""
+	}
+	var m ocispec.Manifest
+	if json.Unmarshal(b, &m) != nil {
+		return ""
+	}
+	return m.Config.Digest
 }
 
 // dockerManifest reads a Docker archive's manifest.json, if there is one.
