@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/vbauerster/mpb/v8"
@@ -31,9 +32,12 @@ type progress struct {
 	verb string // "pushed" or "pulled"
 	mode string
 
-	mu   sync.Mutex
-	p    *mpb.Progress
-	bars map[digest.Digest]*mpb.Bar
+	mu      sync.Mutex
+	p       *mpb.Progress
+	bars    map[digest.Digest]*mpb.Bar
+	refresh chan any
+	stop    chan struct{}
+	stopped chan struct{}
 }
 
 func newProgress(ctx context.Context, stderr io.Writer, mode, verb string) (*progress, error) {
@@ -41,7 +45,10 @@ func newProgress(ctx context.Context, stderr io.Writer, mode, verb string) (*pro
 	case "", progressAuto:
 		mode = progressPlain
 		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			mode = progressBars
+			// A terminal without a size (a bare pty) cannot draw bars.
+			if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+				mode = progressBars
+			}
 		}
 	case progressBars, progressPlain, progressNone:
 	default:
@@ -49,9 +56,33 @@ func newProgress(ctx context.Context, stderr io.Writer, mode, verb string) (*pro
 	}
 	pr := &progress{w: stderr, verb: verb, mode: mode, bars: map[digest.Digest]*mpb.Bar{}}
 	if mode == progressBars {
-		pr.p = mpb.NewWithContext(ctx, mpb.WithOutput(stderr), mpb.WithWidth(32), mpb.WithAutoRefresh())
+		// Refreshed by our own ticker, so that close can ask for a last
+		// render: mpb drops lines written after its last one.
+		pr.refresh = make(chan any)
+		pr.stop = make(chan struct{})
+		pr.stopped = make(chan struct{})
+		pr.p = mpb.NewWithContext(ctx, mpb.WithOutput(stderr), mpb.WithWidth(32), mpb.WithManualRefresh(pr.refresh), mpb.ForceAutoRefresh())
+		go pr.tick()
 	}
 	return pr, nil
+}
+
+func (pr *progress) tick() {
+	defer close(pr.stopped)
+	t := time.NewTicker(150 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-pr.stop:
+			return
+		case now := <-t.C:
+			select {
+			case pr.refresh <- now:
+			case <-pr.stop:
+				return
+			}
+		}
+	}
 }
 
 // printf writes a line above the bars (or plainly).
@@ -148,6 +179,13 @@ func (pr *progress) close() {
 		delete(pr.bars, d)
 	}
 	pr.mu.Unlock()
+	close(pr.stop)
+	<-pr.stopped
+	// One last render writes the lines printed since the previous one.
+	select {
+	case pr.refresh <- time.Now():
+	case <-time.After(time.Second): // the display has stopped already
+	}
 	pr.p.Wait()
 	pr.p = nil
 }
