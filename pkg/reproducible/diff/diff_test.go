@@ -163,9 +163,11 @@ func TestOneDifference(t *testing.T) {
 			want: []string{"layers[1]: usr/bin/new added"},
 		},
 		{
-			name:   "compression level",
-			change: func(sf *build.SpecFile) { sf.Compression = &reproducible.Compression{Algorithm: reproducible.Gzip, Level: 9} },
-			want:   []string{"layers[0]: compression changed", "layers[1]: compression changed"},
+			name: "compression level",
+			change: func(sf *build.SpecFile) {
+				sf.Compression = &reproducible.Compression{Algorithm: reproducible.Gzip, Level: 9}
+			},
+			want: []string{"layers[0]: compression changed", "layers[1]: compression changed"},
 			check: func(t *testing.T, d diff.Difference) {
 				if !strings.Contains(d.A, "reproduces it exactly with level 6") || !strings.Contains(d.B, "reproduces it exactly with level 9") {
 					t.Errorf("compression not explained:\na: %s\nb: %s", d.A, d.B)
@@ -183,9 +185,11 @@ func TestOneDifference(t *testing.T) {
 			want:   []string{"config history[1].created_by changed"},
 		},
 		{
-			name:   "annotation",
-			change: func(sf *build.SpecFile) { sf.Annotations = map[string]string{"org.opencontainers.image.version": "1.0"} },
-			want:   []string{"manifest annotations added"},
+			name: "annotation",
+			change: func(sf *build.SpecFile) {
+				sf.Annotations = map[string]string{"org.opencontainers.image.version": "1.0"}
+			},
+			want: []string{"manifest annotations added"},
 		},
 	}
 	for _, tc := range tests {
