@@ -160,6 +160,8 @@ def _run(rctx, what, args, env, working_directory):
         environment = env,
         working_directory = working_directory,
         quiet = True,
+        # A cold `go build` may download and compile every dependency.
+        timeout = 3600,
     )
     if result.return_code != 0:
         _fail("%s: exit status %d\n%s%s" % (what, result.return_code, result.stdout, result.stderr))
