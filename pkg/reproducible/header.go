@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxMode is the largest permission mode a tar entry may carry: permission
@@ -24,6 +26,10 @@ var ErrHeader = errors.New("invalid tar header")
 //   - Devmajor and Devminor are kept only on character and block devices.
 //   - Size is 0 for everything but regular files.
 //   - Mode must be within 0..07777.
+//   - Text fields (a symlink's target, Uname, Gname, PAX record names) must
+//     be valid UTF-8 without NUL bytes, as names are (CleanMemberPath): PAX
+//     records are UTF-8, and archive/tar cannot write a NUL. xattr values
+//     are bytes and may hold anything.
 //   - Format is PAX: archive/tar then writes a plain USTAR block and adds PAX
 //     records only where a field does not fit (long or non-ASCII names, sizes
 //     over 8 GiB, large ids, xattrs). It never picks GNU.
@@ -43,6 +49,20 @@ func NormalizeHeader(h tar.Header) (tar.Header, error) {
 	}
 	if h.Uid < 0 || h.Gid < 0 {
 		return fail("negative uid or gid")
+	}
+	if msg := checkText("uname", h.Uname); msg != "" {
+		return fail("%s", msg)
+	}
+	if msg := checkText("gname", h.Gname); msg != "" {
+		return fail("%s", msg)
+	}
+	for k := range h.PAXRecords {
+		if msg := checkText("PAX record name", k); msg != "" {
+			return fail("%s", msg)
+		}
+		if k == "" || k == "SCHILY.xattr." || strings.Contains(k, "=") {
+			return fail("PAX record name %q: empty, or holds '='", k)
+		}
 	}
 	out := tar.Header{
 		Typeflag:   h.Typeflag,
@@ -71,6 +91,9 @@ func NormalizeHeader(h tar.Header) (tar.Header, error) {
 		if h.Linkname == "" {
 			return fail("symlink with an empty target")
 		}
+		if msg := checkText("symlink target", h.Linkname); msg != "" {
+			return fail("%s", msg)
+		}
 		out.Linkname = h.Linkname
 	case tar.TypeLink:
 		target, err := CleanMemberPath(h.Linkname)
@@ -85,4 +108,15 @@ func NormalizeHeader(h tar.Header) (tar.Header, error) {
 		return fail("unsupported type flag %q", h.Typeflag)
 	}
 	return out, nil
+}
+
+// checkText returns why s cannot be a text field of a header, or "".
+func checkText(field, s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("%s %q is not valid UTF-8", field, s)
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Sprintf("%s %q holds a NUL byte", field, s)
+	}
+	return ""
 }

@@ -56,6 +56,11 @@ func TestNormalizeHeader(t *testing.T) {
 			want: tar.Header{Typeflag: tar.TypeFifo, Name: "run/fifo", Mode: 0o600, ModTime: reproducible.Epoch, Format: tar.FormatPAX},
 		},
 		{
+			name: "binary xattr value kept",
+			in:   tar.Header{Typeflag: tar.TypeReg, Name: "f", PAXRecords: map[string]string{"SCHILY.xattr.security.capability": "\x01\x00\xff"}},
+			want: tar.Header{Typeflag: tar.TypeReg, Name: "f", ModTime: reproducible.Epoch, PAXRecords: map[string]string{"SCHILY.xattr.security.capability": "\x01\x00\xff"}, Format: tar.FormatPAX},
+		},
+		{
 			name: "PAX records kept",
 			in:   tar.Header{Typeflag: tar.TypeReg, Name: "f", PAXRecords: map[string]string{"SCHILY.xattr.user.a": "b"}},
 			want: tar.Header{Typeflag: tar.TypeReg, Name: "f", ModTime: reproducible.Epoch, PAXRecords: map[string]string{"SCHILY.xattr.user.a": "b"}, Format: tar.FormatPAX},
@@ -70,6 +75,13 @@ func TestNormalizeHeader(t *testing.T) {
 		{name: "empty symlink", in: tar.Header{Typeflag: tar.TypeSymlink, Name: "l"}, wantErr: "symlink with an empty target"},
 		{name: "hard link out of the root", in: tar.Header{Typeflag: tar.TypeLink, Name: "l", Linkname: "../etc/passwd"}, wantErr: "hard link target"},
 		{name: "unsupported type", in: tar.Header{Typeflag: tar.TypeGNUSparse, Name: "s"}, wantErr: "unsupported type flag"},
+		{name: "symlink target not UTF-8", in: tar.Header{Typeflag: tar.TypeSymlink, Name: "l", Linkname: "caf\xe9"}, wantErr: `symlink target "caf\xe9" is not valid UTF-8`},
+		{name: "symlink target with NUL", in: tar.Header{Typeflag: tar.TypeSymlink, Name: "l", Linkname: "a\x00b"}, wantErr: "symlink target \"a\\x00b\" holds a NUL byte"},
+		{name: "uname not UTF-8", in: tar.Header{Typeflag: tar.TypeReg, Name: "f", Uname: "\xff"}, wantErr: "uname"},
+		{name: "gname with NUL", in: tar.Header{Typeflag: tar.TypeReg, Name: "f", Gname: "a\x00"}, wantErr: "gname"},
+		{name: "xattr name with =", in: tar.Header{Typeflag: tar.TypeReg, Name: "f", PAXRecords: map[string]string{"SCHILY.xattr.user.a=b": "v"}}, wantErr: "PAX record name"},
+		{name: "empty xattr name", in: tar.Header{Typeflag: tar.TypeReg, Name: "f", PAXRecords: map[string]string{"SCHILY.xattr.": "v"}}, wantErr: "PAX record name"},
+		{name: "xattr name not UTF-8", in: tar.Header{Typeflag: tar.TypeReg, Name: "f", PAXRecords: map[string]string{"SCHILY.xattr.user.\xff": "v"}}, wantErr: "not valid UTF-8"},
 		{name: "unsafe name", in: tar.Header{Typeflag: tar.TypeReg, Name: "../x"}, wantErr: "climbs out of the root"},
 		{name: "absolute name", in: tar.Header{Typeflag: tar.TypeReg, Name: "/x"}, wantErr: "is absolute"},
 	}

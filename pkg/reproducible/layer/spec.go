@@ -176,6 +176,12 @@ func (e *Entry) normalize(mtime time.Time) error {
 	if e.Kind != File {
 		e.Source = nil
 	}
+	// Refuse now, with the entry's origin, whatever Build would refuse
+	// (a symlink target or an owner name that is not UTF-8, an xattr
+	// name with '=').
+	if _, err := reproducible.NormalizeHeader(e.header()); err != nil {
+		return fail(err)
+	}
 	return nil
 }
 
