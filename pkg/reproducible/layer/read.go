@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
 )
@@ -182,6 +183,9 @@ func (r *Reader) entry(h *tar.Header) (*Entry, error) {
 		e.Kind, e.Linkname = Symlink, h.Linkname
 		if h.Linkname == "" {
 			return fail(fmt.Errorf("%w: symlink with an empty target", ErrBadTar))
+		}
+		if !utf8.ValidString(h.Linkname) {
+			return fail(fmt.Errorf("%w: symlink target %q is not valid UTF-8", ErrUnsafePath, h.Linkname))
 		}
 		if r.RejectEscapingSymlinks && !strings.HasPrefix(h.Linkname, "/") {
 			dir, _ := splitPath(name)
