@@ -44,6 +44,10 @@ const (
 	// zstdConcurrency is fixed, not GOMAXPROCS, so that no CPU count can
 	// reach the encoder's options.
 	zstdConcurrency = 4
+	// maxZstdWindow caps the window a zstd frame may ask the decoder for:
+	// 128 MiB, zstd(1)'s --long default. A larger one would let a tiny
+	// hostile frame allocate gigabytes.
+	maxZstdWindow = 1 << 27
 )
 
 // Compression is an algorithm and its level. The zero value means gzip at its
@@ -155,7 +159,7 @@ func NewReader(r io.Reader, alg Algorithm) (io.ReadCloser, error) {
 	case Gzip:
 		return pgzip.NewReader(r)
 	case Zstd:
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow*2))
 		if err != nil {
 			return nil, err
 		}

@@ -43,23 +43,16 @@ var errNotAnImage = errors.New("not an image")
 //	oci:PATH[:REF], oci-archive:PATH[:REF], docker-archive:PATH[:REF]
 //	HOST/REPO[:TAG|@DIGEST]   a registry reference (when no such path exists)
 func openImage(ctx context.Context, arg string, e env) (*openedImage, error) {
-	path, ref, explicit := arg, "", false
-	for _, t := range []string{"oci:", "oci-archive:", "docker-archive:"} {
-		if p, ok := strings.CutPrefix(arg, t); ok {
-			path, explicit = p, true
-			break
-		}
-	}
-	if _, err := os.Stat(path); err != nil {
-		if i := strings.LastIndexByte(path, ':'); i > 0 {
-			if _, err := os.Stat(path[:i]); err == nil {
-				path, ref = path[:i], path[i+1:]
+	path, ref, ok := localImagePath(arg)
+	if !ok {
+		onDisk := strings.HasPrefix(arg, ".") || strings.HasPrefix(arg, "/")
+		for _, t := range []string{"oci:", "oci-archive:", "docker-archive:"} {
+			if p, found := strings.CutPrefix(arg, t); found {
+				arg, onDisk = p, true
 			}
 		}
-	}
-	if _, err := os.Stat(path); err != nil {
-		if explicit || openRemote == nil || strings.HasPrefix(arg, ".") || strings.HasPrefix(arg, "/") {
-			return nil, fmt.Errorf("%s: %w", arg, err)
+		if onDisk || openRemote == nil {
+			return nil, fmt.Errorf("%s: no such file or directory", arg)
 		}
 		return openRemote(ctx, arg, e)
 	}
@@ -73,4 +66,28 @@ func openImage(ctx context.Context, arg string, e env) (*openedImage, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &openedImage{Fetcher: src, Root: root, Name: arg, close: src.Close}, nil
+}
+
+// localImagePath splits an image argument that names something on disk
+// into its path and ref, with openImage's rules: an optional oci:,
+// oci-archive: or docker-archive: prefix, then PATH or PATH:REF.
+func localImagePath(arg string) (path, ref string, ok bool) {
+	path = arg
+	for _, t := range []string{"oci:", "oci-archive:", "docker-archive:"} {
+		if p, found := strings.CutPrefix(arg, t); found {
+			path = p
+			break
+		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		return path, "", true
+	}
+	// REF may hold colons itself (a RepoTag such as example.com/app:v1):
+	// try each split, the longest path first.
+	for i := strings.LastIndexByte(path, ':'); i > 0; i = strings.LastIndexByte(path[:i], ':') {
+		if _, err := os.Stat(path[:i]); err == nil {
+			return path[:i], path[i+1:], true
+		}
+	}
+	return "", "", false
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -134,30 +133,6 @@ func verifyImage(ctx context.Context, arg string, opts verify.Options, e env) (*
 	}
 	defer o.Close()
 	return verify.Check(ctx, o, o.Root, opts)
-}
-
-// localImagePath splits an image argument that names something on disk
-// into its path and ref, with openImage's rules: an optional oci:,
-// oci-archive: or docker-archive: prefix, then PATH or PATH:REF.
-func localImagePath(arg string) (path, ref string, ok bool) {
-	path = arg
-	for _, t := range []string{"oci:", "oci-archive:", "docker-archive:"} {
-		if p, found := strings.CutPrefix(arg, t); found {
-			path = p
-			break
-		}
-	}
-	if _, err := os.Stat(path); err == nil {
-		return path, "", true
-	}
-	// REF may hold colons itself (a RepoTag such as example.com/app:v1):
-	// try each split, the longest path first.
-	for i := strings.LastIndexByte(path, ':'); i > 0; i = strings.LastIndexByte(path[:i], ':') {
-		if _, err := os.Stat(path[:i]); err == nil {
-			return path[:i], path[i+1:], true
-		}
-	}
-	return "", "", false
 }
 
 func printVerify(w io.Writer, r verifyResult) {

@@ -3,6 +3,7 @@ package blob
 import (
 	"bytes"
 	"context"
+	_ "crypto/sha256" // go-digest registers no algorithm itself
 	_ "crypto/sha512" // ValidateDescriptor accepts sha512: go-digest needs it registered
 	"fmt"
 	"io"
