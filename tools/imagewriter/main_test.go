@@ -100,7 +100,7 @@ func TestHelp(t *testing.T) {
 		{
 			args: []string{"layer", "--help"},
 			want: []string{
-				"docs/layer-spec.md", "Usage:", "imagewriter layer --spec FILE --output BLOB",
+				"docs/layer-spec.md", "Usage:", "imagewriter layer", "--spec FILE", "--output BLOB",
 				"--spec", "--output", "--metadata", "OUTPUT.json", "--compression", "gzip, zstd or none",
 				"--level", "gzip 1..9 (default 6), zstd 1..22 (default 3)", "--platform", "--mtime", "@SECONDS",
 				"--source-date-epoch", "$SOURCE_DATE_EPOCH", "Unix epoch", "0644", "0755", "temporary names",
