@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/imagewriter/rules_imagewriter/tests/checkers"
 )
@@ -54,6 +55,11 @@ func TestMain(m *testing.M) {
 type result struct {
 	stdout, stderr string
 	code           int
+	// maxRSS is the peak resident set size in bytes, sampled every 10ms
+	// from /proc (rusage's ru_maxrss would include the test process's own
+	// peak: Linux carries a process's pre-exec peak across exec, and
+	// os/exec starts children sharing the parent's memory).
+	maxRSS int64
 }
 
 func (r result) String() string {
@@ -68,8 +74,29 @@ func iw(t *testing.T, env []string, args ...string) result {
 	cmd.Env = append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
+	var peak atomic.Int64
+	err := cmd.Start()
+	if err == nil {
+		done := make(chan struct{})
+		go func() { // VmHWM: the peak RSS of the process's memory since exec
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
+			status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+			for {
+				if hwm := vmHWM(status); hwm > peak.Load() {
+					peak.Store(hwm)
+				}
+				select {
+				case <-done:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		err = cmd.Wait()
+		close(done)
+	}
+	r := result{stdout: out.String(), stderr: errb.String(), maxRSS: peak.Load()}
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
@@ -78,6 +105,22 @@ func iw(t *testing.T, env []string, args ...string) result {
 		r.code = ee.ExitCode()
 	}
 	return r
+}
+
+// vmHWM reads VmHWM (bytes) from a /proc/PID/status file; 0 if it cannot.
+func vmHWM(status string) int64 {
+	b, err := os.ReadFile(status)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
+			return kib << 10
+		}
+	}
+	return 0
 }
 
 // mustIW runs imagewriter and fails the test unless it exits 0.
@@ -90,18 +133,31 @@ func mustIW(t *testing.T, env []string, args ...string) result {
 	return r
 }
 
-// randomFile writes n bytes that do not compress, from seed.
+// randomFile writes n bytes that do not compress, from seed, 1 MiB at a
+// time.
 func randomFile(t *testing.T, path string, n int, seed uint64) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		v := r.Uint64()
-		for j := range 8 {
-			b[i+j] = byte(v >> (8 * j))
-		}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for n > 0 {
+		b := buf[:min(n, len(buf))]
+		for i := 0; i < len(b); i += 8 {
+			v := r.Uint64()
+			for j := 0; j < 8 && i+j < len(b); j++ {
+				b[i+j] = byte(v >> (8 * j))
+			}
+		}
+		if _, err := f.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		n -= len(b)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -114,6 +170,8 @@ type imageSpec struct {
 	files []fileSpec
 	// base is a layout directory to build on ("" for none).
 	base string
+	// compression is "gzip" (""), "zstd" or "none".
+	compression string
 }
 
 type fileSpec struct {
@@ -140,6 +198,9 @@ func buildLayout(t *testing.T, spec imageSpec) string {
 	}
 	if spec.base != "" {
 		s["base"] = map[string]any{"path": spec.base}
+	}
+	if spec.compression != "" {
+		s["compression"] = map[string]any{"algorithm": spec.compression}
 	}
 	b, err := json.Marshal(s)
 	if err != nil {

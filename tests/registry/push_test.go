@@ -285,3 +285,26 @@ func TestShallowBase(t *testing.T) {
 	}
 	checkers.Run(t, "", "crane", "validate", "--remote", reg.Host+"/team/app:v1", "--insecure")
 }
+
+// TestStreamingMemory: push and pull stream blobs; a 256 MiB layer must not
+// make either hold more than a fraction of it (the bound is 100 MiB
+// for 1 GiB; bench/push.sh measures that size).
+func TestStreamingMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 256 MiB twice")
+	}
+	reg := checkers.NewRegistry(t, checkers.RegistryOptions{})
+	l := buildLayout(t, imageSpec{compression: "none", files: []fileSpec{{"/big", 256 << 20, 81}}})
+	const limit = 100 << 20
+	r := mustIW(t, nil, "push", l, reg.Host+"/big:v1", "--progress", "plain")
+	pushRSS := r.maxRSS
+	if r.maxRSS == 0 || r.maxRSS > limit {
+		t.Errorf("push of a 256 MiB layer: peak RSS %d MiB, want under %d MiB", r.maxRSS>>20, limit>>20)
+	}
+	out := filepath.Join(t.TempDir(), "pulled")
+	r = mustIW(t, nil, "pull", reg.Host+"/big:v1", "-o", out, "--progress", "plain")
+	if r.maxRSS == 0 || r.maxRSS > limit {
+		t.Errorf("pull of a 256 MiB layer: peak RSS %d MiB, want under %d MiB", r.maxRSS>>20, limit>>20)
+	}
+	t.Logf("peak RSS with a 256 MiB layer: push %d MiB, pull %d MiB", pushRSS>>20, r.maxRSS>>20)
+}
