@@ -19,12 +19,13 @@ func ExampleParseReference() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("%s | %s | tag %q | digest %.19s\n", r.Registry, r.Repository, r.Tag, r.Digest)
+		d := string(r.Digest)
+		fmt.Printf("%s | %s | tag %q | digest %q\n", r.Registry, r.Repository, r.Tag, d[:min(len(d), 15)])
 	}
 	// Output:
-	// 127.0.0.1:5000 | team/app | tag "v1" | digest
-	// docker.io | library/alpine | tag "3.20" | digest
-	// registry.example.com | app | tag "" | digest sha256:1d6b7f7f2904
+	// 127.0.0.1:5000 | team/app | tag "v1" | digest ""
+	// docker.io | library/alpine | tag "3.20" | digest ""
+	// registry.example.com | app | tag "" | digest "sha256:1d6b7f7f"
 }
 
 // Push a layout directory's only image and tag it; then pull it back,
