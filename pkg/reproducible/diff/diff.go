@@ -300,8 +300,12 @@ func (w *walker) top() error {
 	}
 	// One index, one manifest: compare the manifest with the index's image
 	// for its platform (or the chosen one, or the only one).
-	w.add(Difference{Object: ObjectIndex, Change: Changed, A: kindOf(ai), B: kindOf(bi),
-		Note: "one side is an index, the other a single image manifest: comparing the manifest with the index's image for its platform"})
+	// With a platform chosen, only that platform's images are compared:
+	// how each side wraps them is not a difference.
+	if w.opts.Platform == nil {
+		w.add(Difference{Object: ObjectIndex, Change: Changed, A: kindOf(ai), B: kindOf(bi),
+			Note: "one side is an index, the other a single image manifest: comparing the manifest with the index's image for its platform"})
+	}
 	idxDoc, man, manDoc := da, w.b.Root, &db
 	if bi {
 		idxDoc, man, manDoc = db, w.a.Root, &da

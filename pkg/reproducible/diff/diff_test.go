@@ -304,3 +304,21 @@ func TestCrane(t *testing.T) {
 		}
 	}
 }
+
+func TestJSON(t *testing.T) {
+	got, err := diff.JSON("metadata", []byte(`{"a": [1, 2], "b": {"c d": "x"}, "e": true}`), []byte(`{"a": [1, 3], "b": {"c d": "y"}, "f": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, d := range got {
+		s = append(s, fmt.Sprintf("%s %s %s %s", d.Where(), d.Change, d.A, d.B))
+	}
+	want := []string{`metadata a[1] changed 2 3`, `metadata b["c d"] changed "x" "y"`, `metadata e removed true `, `metadata f added  1`}
+	if d := cmp.Diff(want, s); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if _, err := diff.JSON("x", []byte("{"), []byte("{}")); err == nil {
+		t.Error("no error for bad JSON")
+	}
+}

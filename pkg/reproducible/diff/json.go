@@ -143,3 +143,22 @@ func render(v any) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// JSON compares two JSON documents field by field, as Explain compares
+// configs, and returns a Difference per leaf that differs (Object is
+// object). Its error is about a document that is not JSON.
+func JSON(object string, a, b []byte) ([]Difference, error) {
+	va, err := decode(a)
+	if err != nil {
+		return nil, fmt.Errorf("a: %v", err)
+	}
+	vb, err := decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("b: %v", err)
+	}
+	out := []Difference{}
+	jsonDiff("", va, vb, func(path, change string, x, y any) {
+		out = append(out, Difference{Object: object, Path: path, Change: change, A: render(x), B: render(y)})
+	})
+	return out, nil
+}
