@@ -32,6 +32,13 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// incomparableError marks inputs that could not be compared (diff): exit
+// 2, as DESIGN.md says, but without the usage hint.
+type incomparableError struct{ err error }
+
+func (e incomparableError) Error() string { return e.err.Error() }
+func (e incomparableError) Unwrap() error { return e.err }
+
 // negativeError is a complete answer that is "no" (verify found problems,
 // diff found differences): exit 1, with the report already printed.
 type negativeError struct{ msg string }
@@ -78,6 +85,10 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitFailure
 	}
 	fmt.Fprintf(e.stderr, "%s: %v\n", name, err)
+	var ie incomparableError
+	if errors.As(err, &ie) {
+		return exitUsage
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		if cmd != nil {
