@@ -32,6 +32,7 @@ type progress struct {
 	verb string // "pushed" or "pulled"
 	mode string
 
+	outMu   sync.Mutex
 	mu      sync.Mutex
 	p       *mpb.Progress
 	bars    map[digest.Digest]*mpb.Bar
@@ -96,6 +97,8 @@ func (pr *progress) printf(format string, args ...any) {
 			return
 		}
 	}
+	pr.outMu.Lock() // events come from several goroutines
+	defer pr.outMu.Unlock()
 	io.WriteString(pr.w, line)
 }
 
