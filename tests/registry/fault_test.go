@@ -273,3 +273,27 @@ func TestPushCorruptBlob(t *testing.T) {
 		t.Errorf("HEAD corrupt:v1 = %d, want 404", s)
 	}
 }
+
+// TestPullRefusesToClobber: -o naming a directory that holds other things
+// is refused before anything is downloaded; an existing layout is replaced.
+func TestPullRefusesToClobber(t *testing.T) {
+	reg := checkers.NewRegistry(t, checkers.RegistryOptions{})
+	l := buildLayout(t, imageSpec{files: []fileSpec{{"/x", 1000, 91}}})
+	mustIW(t, nil, "push", l, reg.Host+"/clobber:v1")
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "precious.txt")
+	os.WriteFile(keep, []byte("mine"), 0o644)
+	r := iw(t, nil, "pull", reg.Host+"/clobber:v1", "-o", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "not replacing it") {
+		t.Errorf("pull over a non-layout directory: %s", r)
+	}
+	if b, err := os.ReadFile(keep); err != nil || string(b) != "mine" {
+		t.Errorf("the directory's file was touched: %q, %v", b, err)
+	}
+	out := filepath.Join(t.TempDir(), "layout")
+	mustIW(t, nil, "pull", reg.Host+"/clobber:v1", "-o", out)
+	mustIW(t, nil, "pull", reg.Host+"/clobber:v1", "-o", out) // replaces its own layout
+	if got := rootDigest(t, out); got != rootDigest(t, l) {
+		t.Errorf("re-pulled layout has %s", got)
+	}
+}

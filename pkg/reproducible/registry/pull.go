@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,9 +38,13 @@ type PullOptions struct {
 // directory at dst and returns the descriptor index.json names (root, or
 // the platform's manifest). Every blob is verified while it streams and
 // written under a temporary name; the layout is assembled in a temporary
-// sibling of dst and renamed into place, replacing an existing dst. On
-// error nothing is left.
+// sibling of dst and renamed into place, replacing an existing dst when it
+// is an OCI layout or empty (anything else is refused before any
+// download). On error nothing is left.
 func Pull(ctx context.Context, repo *Repository, root ocispec.Descriptor, dst string, opts PullOptions) (ocispec.Descriptor, error) {
+	if err := replaceable(dst); err != nil {
+		return ocispec.Descriptor{}, err
+	}
 	if opts.Platform != nil && (root.MediaType == ocispec.MediaTypeImageIndex || root.MediaType == dockerManifestList) {
 		idx, err := image.ReadIndex(ctx, repo, root)
 		if err != nil {
@@ -109,6 +114,32 @@ func Pull(ctx context.Context, repo *Repository, root ocispec.Descriptor, dst st
 		return ocispec.Descriptor{}, err
 	}
 	return root, nil
+}
+
+// replaceable refuses a dst that exists and is neither an empty directory
+// nor an OCI image layout: Pull must not delete what it did not write.
+func replaceable(dst string) error {
+	fi, err := os.Lstat(dst)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: exists and is not a directory", dst)
+	}
+	if _, err := os.Stat(filepath.Join(dst, ocispec.ImageLayoutFile)); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(dst)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s: exists, is not empty and is not an OCI image layout; not replacing it", dst)
+	}
+	return nil
 }
 
 // replaceDir renames src to dst; an existing dst is moved aside first and
