@@ -107,7 +107,7 @@ goes to stderr.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&output, "output", "o", "", "layout directory to write (required; replaced if it exists)")
+	f.StringVarP(&output, "output", "o", "", "layout directory to write (required; an existing layout is replaced)")
 	f.StringVar(&platform, "platform", "", "pull only this platform's manifest of an index (os/arch[/variant])")
 	f.BoolVar(&shallow, "shallow", false, "fetch manifests and configs only; record where the layers live")
 	rf.register(cmd)
