@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -190,20 +189,17 @@ func imageSource(ctx context.Context, arg string, e env) (pushSource, error) {
 	return s, nil
 }
 
-// layoutDirOf returns the layout directory an image argument names
-// (PATH, PATH:NAME, oci:PATH[:NAME]), or "".
+// layoutDirOf returns the layout directory an image argument names (as
+// openImage reads it), or "".
 func layoutDirOf(arg string) string {
-	p := strings.TrimPrefix(arg, "oci:")
-	cands := []string{p}
-	if i := strings.LastIndexByte(p, ':'); i > 0 {
-		cands = append(cands, p[:i])
+	p, _, ok := localImagePath(arg)
+	if !ok {
+		return ""
 	}
-	for _, c := range cands {
-		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-			return c
-		}
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return ""
 	}
-	return ""
+	return p
 }
 
 // metadataSource serves an image or index described by metadata files:
