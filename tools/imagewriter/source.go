@@ -65,7 +65,16 @@ func openImage(ctx context.Context, arg string, e env) (*openedImage, error) {
 		src.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &openedImage{Fetcher: src, Root: root, Name: arg, close: src.Close}, nil
+	var f blob.Fetcher = src
+	// A shallow-pulled layout lacks its layers; fetch them from where it
+	// recorded they live, so every verb reads it like a whole one.
+	if sf, err := shallowFetcher(e, path); err != nil {
+		src.Close()
+		return nil, err
+	} else if sf != nil {
+		f = fetchChain{src, sf}
+	}
+	return &openedImage{Fetcher: f, Root: root, Name: arg, close: src.Close}, nil
 }
 
 // localImagePath splits an image argument that names something on disk

@@ -124,8 +124,14 @@ func runVerify(ctx context.Context, args []string, opts verify.Options, asJSON b
 // container, else (a registry reference, later) the graph openImage finds.
 func verifyImage(ctx context.Context, arg string, opts verify.Options, e env) (*verify.Report, error) {
 	if p, ref, ok := localImagePath(arg); ok {
-		opts.Ref = ref
-		return verify.CheckPath(ctx, p, opts)
+		// A shallow-pulled layout holds no layers: check the graph with
+		// its layers fetched from where they live, not the container.
+		if sf, err := shallowFetcher(e, p); err != nil {
+			return nil, err
+		} else if sf == nil {
+			opts.Ref = ref
+			return verify.CheckPath(ctx, p, opts)
+		}
 	}
 	o, err := openImage(ctx, arg, e)
 	if err != nil {
