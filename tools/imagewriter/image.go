@@ -33,7 +33,8 @@ type imageRequestFile struct {
 func newImageCommand(e env) *cobra.Command {
 	var (
 		requestPath, output, baseImage, baseLayout, baseRef string
-		layers                                              []string
+		manifestOut, configOut                              string
+		layers, stampFiles                                  []string
 		mt                                                  mtimeFlags
 	)
 	cmd := &cobra.Command{
@@ -45,7 +46,12 @@ bytes and the layer descriptors. No layer blob is read.
 
 The request (JSON) holds platform, created, author, config (as in
 docs/build-spec.md), annotations, baseName and createdBy (one history
-created_by per layer).`,
+created_by per layer).
+
+--manifest-out and --config-out also write the manifest and config blobs, the
+exact bytes their digests name. --stamp-file reads Bazel workspace status
+files ("KEY VALUE" lines) and replaces each {KEY} of a key they define in
+created, author, config labels and annotations; other text is left as it is.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if requestPath == "" || output == "" {
 				return usagef("--request and --output are required")
@@ -64,6 +70,13 @@ created_by per layer).`,
 			var rf imageRequestFile
 			if err := strictJSON(requestPath, b, &rf); err != nil {
 				return err
+			}
+			if len(stampFiles) > 0 {
+				st, err := readStampFiles(stampFiles)
+				if err != nil {
+					return err
+				}
+				rf.stamp(st)
 			}
 			p, err := image.ParsePlatform(rf.Platform)
 			if err != nil {
@@ -129,6 +142,16 @@ created_by per layer).`,
 			if err != nil {
 				return err
 			}
+			for _, w := range []struct {
+				path string
+				data []byte
+			}{{manifestOut, img.Manifest.Data}, {configOut, img.Config.Data}} {
+				if w.path != "" {
+					if err := reproducible.WriteFileAtomic(w.path, w.data); err != nil {
+						return err
+					}
+				}
+			}
 			if err := build.WriteJSON(output, build.NewImageMetadata(img)); err != nil {
 				return err
 			}
@@ -143,8 +166,76 @@ created_by per layer).`,
 	f.StringVar(&baseLayout, "base-layout", "", "base image as an OCI layout directory, OCI archive or Docker archive")
 	f.StringVar(&baseRef, "base-ref", "", "ref.name of the base in --base-layout's index.json (default: its only image)")
 	f.StringVarP(&output, "output", "o", "", "where to write the image metadata (required)")
+	f.StringVar(&manifestOut, "manifest-out", "", "also write the manifest blob here")
+	f.StringVar(&configOut, "config-out", "", "also write the config blob here")
+	f.StringArrayVar(&stampFiles, "stamp-file", nil, "workspace status file whose KEY VALUE lines replace {KEY} (repeatable)")
 	mt.register(cmd)
 	return cmd
+}
+
+// stamp replaces {KEY} placeholders in the fields a build may stamp.
+func (rf *imageRequestFile) stamp(st stampValues) {
+	if rf.Created != nil {
+		c := st.replace(*rf.Created)
+		rf.Created = &c
+	}
+	rf.Author = st.replace(rf.Author)
+	for k, v := range rf.Config.Labels {
+		rf.Config.Labels[k] = st.replace(v)
+	}
+	for k, v := range rf.Annotations {
+		rf.Annotations[k] = st.replace(v)
+	}
+}
+
+// stampValues are the keys of Bazel workspace status files
+// (stable-status.txt, volatile-status.txt) and their values.
+type stampValues map[string]string
+
+// readStampFiles reads status files: one "KEY VALUE" per line; a later file
+// wins over an earlier one for the same key.
+func readStampFiles(paths []string) (stampValues, error) {
+	st := stampValues{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("--stamp-file: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(strings.TrimSuffix(line, "\r"), " ")
+			if k != "" {
+				st[k] = v
+			}
+		}
+	}
+	return st, nil
+}
+
+// replace substitutes {KEY} for every KEY the status files define.
+func (st stampValues) replace(s string) string {
+	if len(st) == 0 || !strings.Contains(s, "{") {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			break
+		}
+		if v, ok := st[s[i+1:i+j]]; ok {
+			b.WriteString(s[:i])
+			b.WriteString(v)
+		} else {
+			b.WriteString(s[:i+j+1])
+		}
+		s = s[i+j+1:]
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 func newIndexCommand(e env) *cobra.Command {

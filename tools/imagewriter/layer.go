@@ -14,6 +14,7 @@ func init() { verbs = append(verbs, newLayerCommand) }
 func newLayerCommand(e env) *cobra.Command {
 	var (
 		spec, output, metadata, platform string
+		baseDir                          string
 		comp                             compressionFlags
 		mt                               mtimeFlags
 		fd                               fromDiffFlags
@@ -24,7 +25,8 @@ func newLayerCommand(e env) *cobra.Command {
 		Long: `Build one layer blob from a JSON layer spec (docs/layer-spec.md) and write its
 metadata (descriptor, diffID, uncompressed size, compression) next to it.
 
-Relative sources in the spec resolve against the spec file's directory.
+Relative sources in the spec resolve against the spec file's directory, or
+against --base-dir when given (Bazel passes --base-dir . and execroot paths).
 Entries are sorted by path; every mtime defaults to the Unix epoch, owners to
 0:0, files to 0644 (0755 when the source is executable), directories to 0755.
 The blob and the metadata are written under temporary names and renamed when
@@ -65,8 +67,11 @@ links kept. Mtimes and owners are ignored and reset unless --preserve-mtime or
 			if err != nil {
 				return err
 			}
+			if baseDir == "" {
+				baseDir = filepath.Dir(spec)
+			}
 			s, err := sf.Spec(layer.ResolveOptions{
-				BaseDir:        filepath.Dir(spec),
+				BaseDir:        baseDir,
 				Platform:       platform,
 				DefaultModTime: mtime,
 				TempDir:        filepath.Dir(output),
@@ -87,6 +92,7 @@ links kept. Mtimes and owners are ignored and reset unless --preserve-mtime or
 	f.StringVar(&spec, "spec", "", "layer spec (JSON) to build (required)")
 	f.StringVarP(&output, "output", "o", "", "where to write the layer blob (required)")
 	f.StringVar(&metadata, "metadata", "", "where to write the layer metadata JSON (default: OUTPUT.json)")
+	f.StringVar(&baseDir, "base-dir", "", "directory relative sources resolve against (default: the spec file's directory)")
 	f.StringVar(&platform, "platform", "", "platform (os/arch[/variant]) that selects per-platform sources")
 	comp.register(cmd)
 	mt.register(cmd)

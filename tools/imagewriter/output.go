@@ -13,7 +13,7 @@ func init() { verbs = append(verbs, newOutputCommand) }
 func newOutputCommand(e env) *cobra.Command {
 	var (
 		imageMeta, indexMeta, output, format, tag string
-		layers, baseLayouts                       []string
+		layers, baseLayouts, stampFiles           []string
 	)
 	cmd := &cobra.Command{
 		Use:   "output (--image IMAGE_META | --index INDEX_META) --layer META=BLOB... -o OUT",
@@ -21,10 +21,18 @@ func newOutputCommand(e env) *cobra.Command {
 		Long: `Write an image (from its metadata) or an index as an OCI image layout
 directory, an OCI archive or a Docker archive. Layer blobs come from
 --layer METADATA=BLOB pairs (hard-linked, never read) and from base images
-given with --base-layout (verified as they are linked or copied).`,
+given with --base-layout (verified as they are linked or copied).
+--stamp-file replaces {KEY} in --tag from Bazel workspace status files.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output == "" || (imageMeta == "") == (indexMeta == "") {
 				return usagef("-o and exactly one of --image and --index are required")
+			}
+			if len(stampFiles) > 0 {
+				st, err := readStampFiles(stampFiles)
+				if err != nil {
+					return err
+				}
+				tag = st.replace(tag)
 			}
 			out := build.Output{Format: layout.Format(format), Tag: tag}
 			if imageMeta != "" {
@@ -85,5 +93,6 @@ given with --base-layout (verified as they are linked or copied).`,
 	f.StringVarP(&output, "output", "o", "", "where to write (required)")
 	f.StringVar(&format, "format", "oci", "oci, oci-archive or docker-archive")
 	f.StringVar(&tag, "tag", "", "REPOSITORY[:TAG] naming the output")
+	f.StringArrayVar(&stampFiles, "stamp-file", nil, "workspace status file whose KEY VALUE lines replace {KEY} in --tag (repeatable)")
 	return cmd
 }
