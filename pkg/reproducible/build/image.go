@@ -76,8 +76,14 @@ func Image(req ImageRequest) (image.Image, error) {
 		opts.Base = &b.ConfigFile
 		layers = append(layers, b.Layers...)
 		if req.Base.Name != "" {
+			// The digest the base is known by where it came from: for a
+			// converted Docker manifest, the Docker manifest's.
+			d := b.Manifest.Descriptor.Digest
+			if b.SourceManifest.Digest != "" {
+				d = b.SourceManifest.Digest
+			}
 			annotations[BaseNameAnnotation] = req.Base.Name
-			annotations[BaseDigestAnnotation] = b.Manifest.Descriptor.Digest.String()
+			annotations[BaseDigestAnnotation] = d.String()
 		}
 	}
 	for i, l := range req.Layers {

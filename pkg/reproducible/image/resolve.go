@@ -37,6 +37,11 @@ type Image struct {
 	Platform   ocispec.Platform
 	// Converted is true when the source manifest had Docker media types.
 	Converted bool
+	// SourceManifest describes the manifest as its source holds it (media
+	// type, digest, size): for a Converted image the Docker manifest, whose
+	// digest is the one a registry knows; otherwise Manifest.Descriptor.
+	// It is zero for an image built here, not resolved.
+	SourceManifest ocispec.Descriptor
 }
 
 // DiffIDs returns the config's rootfs.diff_ids.
@@ -164,7 +169,8 @@ func resolveManifest(ctx context.Context, f blob.Fetcher, desc ocispec.Descripto
 	}
 	// The descriptor describes the bytes; an index entry's platform and
 	// annotations (ref.name, ...) belong to the index, not to the image.
-	img := Image{Manifest: Blob{Descriptor: ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}, Data: b}}
+	source := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
+	img := Image{Manifest: Blob{Descriptor: source, Data: b}, SourceManifest: source}
 	docker := desc.MediaType == DockerManifest
 	if docker {
 		if m, err = convertManifest(m, desc); err != nil {

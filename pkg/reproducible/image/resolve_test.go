@@ -58,7 +58,7 @@ func addImage(t testing.TB, m *blob.Memory, p ocispec.Platform, n int) image.Ima
 	}
 	push(t, m, config.Descriptor.MediaType, config.Data)
 	push(t, m, man.Descriptor.MediaType, man.Data)
-	return image.Image{Manifest: man, Config: config, ConfigFile: cf, Layers: layers, Platform: p}
+	return image.Image{Manifest: man, Config: config, ConfigFile: cf, Layers: layers, Platform: p, SourceManifest: man.Descriptor}
 }
 
 // addIndex stores an index (OCI or Docker list, by mediaType) of images.
@@ -197,6 +197,10 @@ func TestResolveDocker(t *testing.T) {
 			}
 			if got.Manifest.Descriptor.Digest == man.Digest {
 				t.Errorf("manifest digest is the Docker manifest's")
+			}
+			wantSource := ocispec.Descriptor{MediaType: image.DockerManifest, Digest: man.Digest, Size: man.Size}
+			if diff := cmp.Diff(wantSource, got.SourceManifest); diff != "" {
+				t.Errorf("source manifest (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(linuxAMD64, got.Platform); diff != "" {
 				t.Errorf("platform (-want +got):\n%s", diff)

@@ -167,6 +167,8 @@ func FuzzOpenArchive(f *testing.F) {
 		if err != nil {
 			t.Fatalf("our own archive of an accepted image: %v", err)
 		}
+		// A converted Docker manifest is written back as its OCI form.
+		img.Converted, img.SourceManifest, img2.SourceManifest = false, ocispec.Descriptor{}, ocispec.Descriptor{}
 		if diff := cmp.Diff(img, img2); diff != "" {
 			t.Fatalf("round trip (-read +written and read again):\n%s", diff)
 		}

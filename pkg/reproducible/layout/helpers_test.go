@@ -105,7 +105,8 @@ func newFixture(t testing.TB, dir string, seed uint64, sizes ...int) fixture {
 	if descs == nil {
 		descs = []ocispec.Descriptor{}
 	}
-	fx.img = image.Image{Manifest: man, Config: config, ConfigFile: cf, Layers: descs, Platform: cf.Platform}
+	// As Resolve gives it back: SourceManifest is the manifest as read.
+	fx.img = image.Image{Manifest: man, Config: config, ConfigFile: cf, Layers: descs, Platform: cf.Platform, SourceManifest: man.Descriptor}
 	return fx
 }
 
