@@ -241,7 +241,7 @@ func (st stampValues) replace(s string) string {
 func newIndexCommand(e env) *cobra.Command {
 	var (
 		images, annotations []string
-		output              string
+		output, indexOut    string
 	)
 	cmd := &cobra.Command{
 		Use:   "index --image IMAGE_META... --output INDEX_META",
@@ -277,6 +277,11 @@ os.version, os.features), whatever the order of --image flags.`,
 			if err != nil {
 				return err
 			}
+			if indexOut != "" {
+				if err := reproducible.WriteFileAtomic(indexOut, []byte(m.Index.Data)); err != nil {
+					return err
+				}
+			}
 			if err := build.WriteJSON(output, m); err != nil {
 				return err
 			}
@@ -288,6 +293,7 @@ os.version, os.features), whatever the order of --image flags.`,
 	f.StringArrayVar(&images, "image", nil, "image metadata file (repeatable)")
 	f.StringArrayVar(&annotations, "annotation", nil, "index annotation KEY=VALUE (repeatable)")
 	f.StringVarP(&output, "output", "o", "", "where to write the index metadata (required)")
+	f.StringVar(&indexOut, "index-out", "", "also write the index blob here")
 	return cmd
 }
 

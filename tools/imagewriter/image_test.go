@@ -14,8 +14,8 @@ import (
 )
 
 // TestImageFlags covers the flags the Bazel rules use: --base-dir on layer,
-// --manifest-out, --config-out and --stamp-file on image, --stamp-file on
-// output.
+// --manifest-out, --config-out and --stamp-file on image, --index-out on
+// index, --stamp-file on output.
 func TestImageFlags(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "src", "hello.txt"), "hello\n", 0o644)
@@ -80,6 +80,15 @@ func TestImageFlags(t *testing.T) {
 	}
 	if got, want := mf.Annotations["by"], "someone@1700000000"; got != want {
 		t.Errorf("annotation by = %q, want %q", got, want)
+	}
+
+	runCLI(t, nil, "index", "--image", "img.json", "-o", "idx.json", "--index-out", "index.json").check(t, 0)
+	im, err := build.ReadIndexMetadata("idx.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile("index.json"); err != nil || string(got) != im.Index.Data {
+		t.Errorf("index.json is not the blob the metadata names (%v):\n%s", err, cmp.Diff(im.Index.Data, string(got)))
 	}
 
 	runCLI(t, nil, "output", "--image", "img.json", "--layer", "l.json=l.tgz", "--format", "oci",

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+
 	"github.com/spf13/cobra"
 
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/build"
@@ -61,6 +63,11 @@ given with --base-layout (verified as they are linked or copied).
 				m, err := layer.ReadMetadata(meta)
 				if err != nil {
 					return err
+				}
+				// A sandbox stages inputs as symlinks; link the file itself,
+				// not the symlink (os.Link does not follow it).
+				if p, err := filepath.EvalSymlinks(blobPath); err == nil {
+					blobPath = p
 				}
 				blobs.AddLayer(m.Descriptor, blobPath)
 			}
