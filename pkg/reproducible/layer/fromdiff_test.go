@@ -475,7 +475,10 @@ func FuzzFromDiff(f *testing.F) {
 // argument (content, mode, target), ignoring operations that fail.
 func fdGenerate(root string, ops []byte) {
 	paths := []string{"a", "b", "c", "a/a", "a/b", "b/a", "b/b", "c/a", "a/a/a", "a/a/b", "a/b/a", "b/a/a"}
-	fileModes := []string{"0644", "0600", "0755", "4755", "0444", "0000", "2755", "0640"}
+	fileModes := []string{"0644", "0600", "0755", "4755", "0444", "0400", "2755", "0640"}
+	if os.Geteuid() == 0 {
+		fileModes[5] = "0000" // unreadable, except to root
+	}
 	dirModes := []string{"0755", "0700", "0775", "1777"}
 	targets := []string{"a", "../b", "/c", "a/a", "..", "nowhere"}
 	for i := 0; i+2 < len(ops); i += 3 {
