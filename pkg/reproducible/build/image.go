@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -198,6 +199,30 @@ func (m ImageMetadata) Image() (image.Image, error) {
 	var cf image.ConfigFile
 	if err := json.Unmarshal(cb.Data, &cf); err != nil {
 		return image.Image{}, fmt.Errorf("config: %v", err)
+	}
+	// The blobs are checked against their descriptors above; the fields
+	// beside them must agree with the blobs, or a later action would write
+	// an output whose index, layers or manifest.json the manifest denies.
+	var man ocispec.Manifest
+	if err := json.Unmarshal(mb.Data, &man); err != nil {
+		return image.Image{}, fmt.Errorf("manifest: %v", err)
+	}
+	if man.Config.Digest != cb.Descriptor.Digest {
+		return image.Image{}, fmt.Errorf("config: %s is not the manifest's config %s", cb.Descriptor.Digest, man.Config.Digest)
+	}
+	if len(m.Layers) != len(man.Layers) {
+		return image.Image{}, fmt.Errorf("layers: %d, the manifest has %d", len(m.Layers), len(man.Layers))
+	}
+	for i, l := range m.Layers {
+		if ml := man.Layers[i]; l.Digest != ml.Digest || l.Size != ml.Size || l.MediaType != ml.MediaType {
+			return image.Image{}, fmt.Errorf("layers[%d]: %s %s (%d bytes) is not the manifest's %s %s (%d bytes)", i, l.Digest, l.MediaType, l.Size, ml.Digest, ml.MediaType, ml.Size)
+		}
+	}
+	if !slices.Equal(m.DiffIDs, cf.RootFS.DiffIDs) {
+		return image.Image{}, fmt.Errorf("diffIDs: not the config's rootfs.diff_ids")
+	}
+	if image.ComparePlatforms(m.Platform, cf.Platform) != 0 {
+		return image.Image{}, fmt.Errorf("platform: %s, the config's is %s", image.PlatformString(m.Platform), image.PlatformString(cf.Platform))
 	}
 	return image.Image{Manifest: mb, Config: cb, ConfigFile: cf, Layers: m.Layers, Platform: m.Platform}, nil
 }

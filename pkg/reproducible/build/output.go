@@ -2,7 +2,9 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 
@@ -36,6 +38,10 @@ func (b *Blobs) add(ctx context.Context, l *layout.Layout, d ocispec.Descriptor)
 		l.AddFile(d, p)
 		return nil
 	}
+	// A layout directory that holds the blob gives a file to link; other
+	// fetchers (archives) cannot say what they hold without a fetch, so the
+	// blob is fetched from the first of them that has it.
+	var others firstFound
 	for _, f := range b.Fetchers {
 		if dir, ok := f.(layout.Dir); ok {
 			if ok, _ := dir.Exists(ctx, d); ok {
@@ -49,10 +55,31 @@ func (b *Blobs) add(ctx context.Context, l *layout.Layout, d ocispec.Descriptor)
 				continue
 			}
 		}
-		l.AddFetched(d, f)
+		others = append(others, f)
+	}
+	if len(others) > 0 {
+		l.AddFetched(d, others)
 		return nil
 	}
 	return fmt.Errorf("layer %s %s: %w: no layer file or base image holds it", d.Digest, d.MediaType, blob.ErrNotFound)
+}
+
+// firstFound fetches a blob from the first fetcher that has it.
+type firstFound []blob.Fetcher
+
+func (fs firstFound) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	var err error
+	for _, f := range fs {
+		rc, ferr := f.Fetch(ctx, d)
+		if ferr == nil {
+			return rc, nil
+		}
+		if !errors.Is(ferr, blob.ErrNotFound) {
+			return nil, ferr
+		}
+		err = ferr
+	}
+	return nil, err
 }
 
 // ContainerdImageNameAnnotation carries the full "repository:tag" of an

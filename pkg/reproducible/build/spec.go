@@ -180,6 +180,10 @@ func (b *Built) Close() error {
 // and computes the images (and the index for several platforms). A layer
 // without per-platform sources is built once and shared.
 func Build(ctx context.Context, sf *SpecFile, opts Options) (_ *Built, err error) {
+	if opts.WorkDir == "" && len(sf.Layers) > 0 {
+		// Layer blobs would otherwise land in the current directory.
+		return nil, fmt.Errorf("build options: WorkDir is required to hold the layer blobs")
+	}
 	platforms := sf.Platforms
 	if len(opts.Platforms) > 0 {
 		platforms = opts.Platforms
