@@ -399,18 +399,26 @@ func (w *walker) indexes(da, db doc) error {
 	})
 	byKey := func(es []entry) map[string]ocispec.Descriptor {
 		m := map[string]ocispec.Descriptor{}
+		seen := map[string]int{}
 		for _, e := range es {
-			m[e.key] = e.desc
+			// Several entries may share a platform (attestation
+			// manifests are all unknown/unknown): number the repeats.
+			k := e.key
+			if n := seen[e.key]; n > 0 {
+				k = fmt.Sprintf("%s #%d", e.key, n+1)
+			}
+			seen[e.key]++
+			m[k] = e.desc
 		}
 		return m
 	}
 	am, bm := byKey(ea), byKey(eb)
 	keys := map[string]bool{}
-	for _, e := range ea {
-		keys[e.key] = true
+	for k := range am {
+		keys[k] = true
 	}
-	for _, e := range eb {
-		keys[e.key] = true
+	for k := range bm {
+		keys[k] = true
 	}
 	type both struct {
 		key  string
@@ -503,6 +511,14 @@ func (w *walker) image(platform string, da, db ocispec.Descriptor, ma, mb *doc) 
 		}
 	}
 	pair := ImagePair{Platform: platform, Manifest: Pair{da.Digest, db.Digest}, Config: Pair{man[0].Config.Digest, man[1].Config.Digest}}
+	if !isImageConfig(man[0].Config.MediaType) || !isImageConfig(man[1].Config.MediaType) {
+		// An artifact (an attestation, a signature): its layers are not
+		// filesystems. Compare it by digest only.
+		w.add(Difference{Platform: platform, Object: ObjectManifest, Change: Changed, A: da.Digest.String(), B: db.Digest.String(),
+			Note: fmt.Sprintf("not an image (config media types %q, %q): compared by digest only", man[0].Config.MediaType, man[1].Config.MediaType)})
+		w.r.Images = append(w.r.Images, pair)
+		return nil
+	}
 	n := len(w.r.Differences)
 	jsonDiff("", withoutKeys(ma.value, "config", "layers"), withoutKeys(mb.value, "config", "layers"), func(path, change string, a, b any) {
 		w.add(Difference{Platform: platform, Object: ObjectManifest, Path: path, Change: change, A: render(a), B: render(b)})
@@ -556,6 +572,10 @@ func (w *walker) image(platform string, da, db ocispec.Descriptor, ma, mb *doc) 
 	}
 	w.r.Images = append(w.r.Images, pair)
 	return nil
+}
+
+func isImageConfig(mt string) bool {
+	return mt == ocispec.MediaTypeImageConfig || mt == image.DockerConfig
 }
 
 func isManifest(mt string) bool {

@@ -4,15 +4,18 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/blob"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/diff"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/image"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/layout"
@@ -154,5 +157,48 @@ func TestDiffIDMismatch(t *testing.T) {
 	}
 	if _, err := diff.Explain(context.Background(), side(t, a), side(t, b), diff.Options{}); err == nil {
 		t.Fatal("no error for a layer that does not match its diff_id")
+	}
+}
+
+// TestArtifacts: indexes with attestation manifests (several with the
+// platform unknown/unknown, as buildx writes them): those are compared by
+// digest, never walked as images.
+func TestArtifacts(t *testing.T) {
+	ctx := context.Background()
+	mkIndex := func(statement string) diff.Side {
+		m := blob.NewMemory()
+		put := func(b image.Blob) ocispec.Descriptor {
+			if err := m.Push(ctx, b.Descriptor, bytes.NewReader(b.Data)); err != nil {
+				t.Fatal(err)
+			}
+			return b.Descriptor
+		}
+		empty := image.BlobOf(ocispec.MediaTypeEmptyJSON, []byte("{}"))
+		put(empty)
+		var ms []ocispec.Descriptor
+		for i, s := range []string{"same statement", statement} {
+			l := image.BlobOf("application/vnd.in-toto+json", []byte(s))
+			put(l)
+			man, err := image.NewManifest(empty, []ocispec.Descriptor{l.Descriptor}, image.ManifestOptions{ArtifactType: "application/vnd.in-toto+json"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := put(man)
+			d.Platform = &ocispec.Platform{OS: "unknown", Architecture: "unknown"}
+			d.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "n": fmt.Sprint(i)}
+			ms = append(ms, d)
+		}
+		idx, err := image.NewBlob(ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: ms})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return diff.Side{Name: "idx", Fetcher: m, Root: put(idx)}
+	}
+	r, err := diff.Explain(ctx, mkIndex("one"), mkIndex("two"), diff.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"unknown/unknown #2: manifest changed"}, summary(r)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
 	}
 }
