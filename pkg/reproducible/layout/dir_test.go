@@ -452,3 +452,46 @@ func TestDirStore(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteDirCheapestSource: a blob added several ways is written the
+// cheapest way known, whatever the order: a link rather than a copy.
+func TestWriteDirCheapestSource(t *testing.T) {
+	fx := newFixture(t, t.TempDir(), 14, 1000)
+	lf := fx.layers[0]
+	store := rawFetcher{lf.desc.Digest: lf.data}
+	for name, add := range map[string]func(l *layout.Layout){
+		"untrusted file, then fetched": func(l *layout.Layout) {
+			l.AddUntrustedFile(lf.desc, lf.path)
+			l.AddFetched(lf.desc, store)
+		},
+		"fetched, then untrusted file": func(l *layout.Layout) {
+			l.AddFetched(lf.desc, store)
+			l.AddUntrustedFile(lf.desc, lf.path)
+		},
+		"bytes, then file": func(l *layout.Layout) {
+			l.AddBlob(image.Blob{Descriptor: lf.desc, Data: lf.data})
+			l.AddFile(lf.desc, lf.path)
+		},
+		"file, then bytes and fetched": func(l *layout.Layout) {
+			l.AddFile(lf.desc, lf.path)
+			l.AddBlob(image.Blob{Descriptor: lf.desc, Data: lf.data})
+			l.AddFetched(lf.desc, store)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := layout.New()
+			l.AddImage(fx.img)
+			add(l)
+			l.Tag(fx.img.Manifest.Descriptor, "v1")
+			dst := filepath.Join(t.TempDir(), "out")
+			if err := layout.WriteDir(context.Background(), dst, l); err != nil {
+				t.Fatal(err)
+			}
+			a, _ := os.Stat(lf.path)
+			b, _ := os.Stat(layout.Dir(dst).BlobPath(lf.desc.Digest))
+			if !os.SameFile(a, b) {
+				t.Errorf("blob copied, not linked")
+			}
+		})
+	}
+}

@@ -64,10 +64,24 @@ func (l *Layout) AddFetched(desc ocispec.Descriptor, f blob.Fetcher) {
 }
 
 func (l *Layout) add(s source) {
-	if old, ok := l.blobs[s.desc.Digest]; ok && (old.data != nil || (old.path != "" && !old.verify)) {
-		return // keep the cheapest source already known
+	if old, ok := l.blobs[s.desc.Digest]; ok && old.cost() <= s.cost() {
+		return // keep the cheapest source known
 	}
 	l.blobs[s.desc.Digest] = s
+}
+
+// cost ranks the ways to write a blob: link a trusted file (no read), read
+// and link an untrusted one, write bytes, fetch and write.
+func (s source) cost() int {
+	switch {
+	case s.path != "" && !s.verify:
+		return 0
+	case s.path != "":
+		return 1
+	case s.data != nil:
+		return 2
+	}
+	return 3
 }
 
 // AddImage adds an image's manifest and config bytes; layers must be added
