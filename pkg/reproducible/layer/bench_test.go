@@ -31,6 +31,7 @@ import (
 var (
 	benchTreeSize = flag.Int64("bench.treesize", 100<<20, "bytes of file data in BenchmarkBuild's generated tree")
 	benchRSSSize  = flag.Int64("bench.rsssize", 1<<30, "bytes of file data in BenchmarkPeakRSS's layer")
+	benchTreeDir  = flag.String("bench.tree", "", "build BenchmarkBuild's layer from this directory instead of a generated tree (e.g. bench/corpus.sh's gotool)")
 )
 
 // dataGen yields bytes that compress about as well as program binaries
@@ -124,8 +125,11 @@ func treeSpec(tb testing.TB, dir string) *layer.Spec {
 }
 
 func BenchmarkBuild(b *testing.B) {
-	dir := b.TempDir()
-	files := writeBenchTree(b, dir, *benchTreeSize)
+	dir, files := *benchTreeDir, 0
+	if dir == "" {
+		dir = b.TempDir()
+		files = writeBenchTree(b, dir, *benchTreeSize)
+	}
 	s := treeSpec(b, dir)
 	m, err := layer.Build(context.Background(), io.Discard, s, layer.BuildOptions{Compression: reproducible.Compression{Algorithm: reproducible.None}})
 	if err != nil {
