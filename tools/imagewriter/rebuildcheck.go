@@ -28,6 +28,7 @@ import (
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/blob"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/diff"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/image"
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/layer"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/layout"
 )
 
@@ -65,7 +66,13 @@ type rebuildCheck struct {
 	keep       bool
 	deref      bool
 	exactModes bool
+	expect     []string // META[=BLOB] per layer spec: what the real build made
 	extra      []string
+}
+
+// layerName is the output name of the i-th layer spec.
+func layerName(i int, rel string) string {
+	return fmt.Sprintf("layer-%d-%s", i, strings.TrimSuffix(filepath.Base(rel), filepath.Ext(rel)))
 }
 
 func newRebuildCheckCommand(e env) *cobra.Command {
@@ -108,6 +115,12 @@ With -f or --layer-spec, arguments after -- are extra flags for every build
 (e.g. -- --compression zstd). Paths in them relative to ROOT resolve in the
 copy.
 
+--expect METADATA[=BLOB], once per --layer-spec and in the same order, names
+what the real build made for that spec (its layer metadata file, and blob to
+explain a difference): round 1 must also match it. The rounds can agree with
+each other and still differ from the build when the build's environment (its
+sandbox, paths, tools) leaked into the layer.
+
 --prepare CMD runs "/bin/sh -c CMD" in each copy before building, with the
 round's umask, TZ and IMAGEWRITER_REBUILD_ROUND=1 or 2: to generate inputs,
 and to test that generated inputs are deterministic.
@@ -136,6 +149,7 @@ printed) or a round failed; 2 usage errors.`,
 	f.BoolVar(&rc.keep, "keep", false, "keep both rounds' directories and print where they are")
 	f.BoolVar(&rc.deref, "dereference", false, "copy what symlinks point to instead of the symlinks")
 	f.BoolVar(&rc.exactModes, "exact-modes", false, "copy file modes exactly instead of applying each round's umask")
+	f.StringArrayVar(&rc.expect, "expect", nil, "with --layer-spec: METADATA[=BLOB] the build made for the spec in the same position; round 1 must match it")
 	return cmd
 }
 
@@ -158,6 +172,8 @@ func (rc *rebuildCheck) run(cmd *cobra.Command, e env) error {
 		return usagef("--platform: 'imagewriter layer' takes one platform")
 	case modes == 0 && len(rc.platforms) > 0:
 		return usagef("--platform goes with -f or --layer-spec; put it in the command")
+	case len(rc.expect) > 0 && len(rc.expect) != len(rc.layerSpecs):
+		return usagef("--expect: give one per --layer-spec, in the same order (%d for %d)", len(rc.expect), len(rc.layerSpecs))
 	}
 	specs := rc.layerSpecs
 	if rc.spec != "" {
@@ -217,7 +233,46 @@ func (rc *rebuildCheck) run(cmd *cobra.Command, e env) error {
 			return fmt.Errorf("round %d: %w", r.n, err)
 		}
 	}
-	return rc.compare(cmd, rounds[0], rounds[1])
+	err = rc.compare(cmd, rounds[0], rounds[1])
+	if eerr := rc.compareExpected(cmd, rels, rounds[0]); err == nil {
+		err = eerr
+	}
+	return err
+}
+
+// compareExpected checks round 1's layers against what the real build
+// made (--expect): a layer that the rounds agree on can still differ from
+// the build's, when the build's environment leaked into it.
+func (rc *rebuildCheck) compareExpected(cmd *cobra.Command, rels []string, r round) error {
+	var differ []string
+	for i, ex := range rc.expect {
+		metaPath, blobPath, _ := strings.Cut(ex, "=")
+		want, err := layer.ReadMetadata(metaPath)
+		if err != nil {
+			return fmt.Errorf("--expect: %w", err)
+		}
+		name := layerName(i, rels[i])
+		got, err := layer.ReadMetadata(filepath.Join(r.out, name+".json"))
+		if err != nil {
+			return err
+		}
+		if got.Descriptor.Digest == want.Descriptor.Digest && got.DiffID == want.DiffID {
+			fmt.Fprintf(cmd.OutOrStdout(), "matches the build: %s %s\n", name, want.Descriptor.Digest)
+			continue
+		}
+		differ = append(differ, name)
+		fmt.Fprintf(cmd.OutOrStdout(), "NOT what the build made: %s: the build %s (diffID %s), rebuilt %s (diffID %s)\n",
+			name, want.Descriptor.Digest, want.DiffID, got.Descriptor.Digest, got.DiffID)
+		if blobPath != "" {
+			if err := explainOutput(cmd, blobPath, filepath.Join(r.out, name+".blob"), "the build", "round 1"); err != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "  (cannot explain: %v)\n", err)
+			}
+		}
+	}
+	if len(differ) > 0 {
+		return negativeError{fmt.Sprintf("%d layers differ from what the build made: %s", len(differ), strings.Join(differ, ", "))}
+	}
+	return nil
 }
 
 // build copies the root and runs the round's build.
@@ -249,7 +304,7 @@ func (rc *rebuildCheck) build(ctx context.Context, exe, root string, rels []stri
 		commands = append(commands, append(args, rc.extra...))
 	case len(rc.layerSpecs) > 0:
 		for i, rel := range rels {
-			name := fmt.Sprintf("layer-%d-%s", i, strings.TrimSuffix(filepath.Base(rel), filepath.Ext(rel)))
+			name := layerName(i, rel)
 			args := []string{"layer", "--spec", rel, "--output", filepath.Join(r.out, name+".blob"), "--metadata", filepath.Join(r.out, name+".json")}
 			for _, p := range rc.platforms {
 				args = append(args, "--platform", p)
@@ -488,7 +543,7 @@ func (rc *rebuildCheck) compare(cmd *cobra.Command, a, b round) error {
 	}
 	for _, t := range differ {
 		fmt.Fprintf(w, "NOT reproducible: %s: round 1 %s, round 2 %s\n", t, summarize(a.out, t, oa[t]), summarize(b.out, t, ob[t]))
-		if err := explainOutput(cmd, filepath.Join(a.out, t), filepath.Join(b.out, t)); err != nil {
+		if err := explainOutput(cmd, filepath.Join(a.out, t), filepath.Join(b.out, t), "round 1", "round 2"); err != nil {
 			fmt.Fprintf(w, "  (cannot explain: %v)\n", err)
 		}
 	}
@@ -527,7 +582,7 @@ func summarize(out, top, desc string) string {
 
 // explainOutput prints the diff report of two outputs: images through
 // diff.Explain, layer blobs wrapped as one-layer images.
-func explainOutput(cmd *cobra.Command, a, b string) error {
+func explainOutput(cmd *cobra.Command, a, b, nameA, nameB string) error {
 	ctx := cmd.Context()
 	if ds, ok := jsonFiles(a, b); ok {
 		for _, d := range ds {
@@ -539,6 +594,7 @@ func explainOutput(cmd *cobra.Command, a, b string) error {
 		return nil
 	}
 	var sides [2]diff.Side
+	names := []string{nameA, nameB}
 	for i, p := range []string{a, b} {
 		if src, err := layout.Open(ctx, p); err == nil {
 			defer src.Close()
@@ -546,14 +602,14 @@ func explainOutput(cmd *cobra.Command, a, b string) error {
 			if err != nil {
 				return err
 			}
-			sides[i] = diff.Side{Name: fmt.Sprintf("round %d", i+1), Fetcher: src, Root: root}
+			sides[i] = diff.Side{Name: names[i], Fetcher: src, Root: root}
 			continue
 		}
 		s, err := layerSide(p)
 		if err != nil {
 			return fmt.Errorf("%s: neither an image nor a layer blob", filepath.Base(p))
 		}
-		s.Name = fmt.Sprintf("round %d", i+1)
+		s.Name = names[i]
 		sides[i] = s
 	}
 	r, err := diff.Explain(ctx, sides[0], sides[1], diff.Options{})

@@ -145,3 +145,27 @@ func TestRebuildCheckUsage(t *testing.T) {
 		runCLI(t, nil, tc.args...).check(t, 2, tc.want)
 	}
 }
+
+// TestRebuildCheckExpect: round 1 must also match what the real build made.
+func TestRebuildCheckExpect(t *testing.T) {
+	rcEnv(t)
+	dir := rcTree(t, map[string]string{"layer.json": `{"entries": [{"type": "file", "path": "a", "source": "a.txt"}]}`, "a.txt": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})
+	spec := filepath.Join(dir, "layer.json")
+	built := filepath.Join(t.TempDir(), "built.tgz")
+	runCLI(t, nil, "layer", "--spec", spec, "--output", built).check(t, 0)
+	r := runCLI(t, nil, "rebuild-check", "--layer-spec", spec, "--expect", built+".json="+built)
+	r.check(t, 0)
+	if !strings.Contains(r.stdout, "matches the build: layer-0-layer sha256:") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	// The build used another level than the rounds: caught and explained.
+	runCLI(t, nil, "layer", "--spec", spec, "--output", built, "--level", "1").check(t, 0)
+	r = runCLI(t, nil, "rebuild-check", "--layer-spec", spec, "--expect", built+".json="+built)
+	r.check(t, 1, "differ from what the build made")
+	for _, want := range []string{"NOT what the build made: layer-0-layer", "layers[0]: compression", "level 1", "level 6"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	runCLI(t, nil, "rebuild-check", "--layer-spec", spec, "--expect", "a", "--expect", "b").check(t, 2, "one per --layer-spec")
+}
