@@ -240,8 +240,8 @@ func (st stampValues) replace(s string) string {
 
 func newIndexCommand(e env) *cobra.Command {
 	var (
-		images, annotations []string
-		output, indexOut    string
+		images, annotations, stampFiles []string
+		output, indexOut                string
 	)
 	cmd := &cobra.Command{
 		Use:   "index --image IMAGE_META... --output INDEX_META",
@@ -253,13 +253,20 @@ os.version, os.features), whatever the order of --image flags.`,
 			if len(images) == 0 || output == "" {
 				return usagef("--image and --output are required")
 			}
+			var st stampValues
+			if len(stampFiles) > 0 {
+				var err error
+				if st, err = readStampFiles(stampFiles); err != nil {
+					return err
+				}
+			}
 			ann := map[string]string{}
 			for _, a := range annotations {
 				k, v, ok := strings.Cut(a, "=")
 				if !ok || k == "" {
 					return usagef("--annotation %q: want KEY=VALUE", a)
 				}
-				ann[k] = v
+				ann[k] = st.replace(v)
 			}
 			var imgs []image.Image
 			for _, p := range images {
@@ -294,6 +301,7 @@ os.version, os.features), whatever the order of --image flags.`,
 	f.StringArrayVar(&annotations, "annotation", nil, "index annotation KEY=VALUE (repeatable)")
 	f.StringVarP(&output, "output", "o", "", "where to write the index metadata (required)")
 	f.StringVar(&indexOut, "index-out", "", "also write the index blob here")
+	f.StringArrayVar(&stampFiles, "stamp-file", nil, "workspace status file whose KEY VALUE lines replace {KEY} in annotations (repeatable)")
 	return cmd
 }
 

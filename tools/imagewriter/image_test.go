@@ -82,13 +82,17 @@ func TestImageFlags(t *testing.T) {
 		t.Errorf("annotation by = %q, want %q", got, want)
 	}
 
-	runCLI(t, nil, "index", "--image", "img.json", "-o", "idx.json", "--index-out", "index.json").check(t, 0)
+	runCLI(t, nil, "index", "--image", "img.json", "-o", "idx.json", "--index-out", "index.json",
+		"--annotation", "commit={STABLE_GIT_COMMIT}", "--stamp-file", "stable.txt").check(t, 0)
 	im, err := build.ReadIndexMetadata("idx.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, err := os.ReadFile("index.json"); err != nil || string(got) != im.Index.Data {
 		t.Errorf("index.json is not the blob the metadata names (%v):\n%s", err, cmp.Diff(im.Index.Data, string(got)))
+	}
+	if !strings.Contains(im.Index.Data, `"commit":"abc123"`) {
+		t.Errorf("index annotations not stamped: %s", im.Index.Data)
 	}
 
 	runCLI(t, nil, "output", "--image", "img.json", "--layer", "l.json=l.tgz", "--format", "oci",
