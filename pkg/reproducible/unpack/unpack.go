@@ -192,6 +192,7 @@ func (u *Unpacker) apply(e *layer.Entry, content io.Reader) error {
 		return u.link(e, rel)
 	}
 	host := u.r.host(rel)
+	u.forgetSkipped(rel) // a device skipped here before is replaced
 	fi, lerr := os.Lstat(host)
 	if lerr != nil && !errors.Is(lerr, fs.ErrNotExist) {
 		return lerr
@@ -339,9 +340,21 @@ func (u *Unpacker) link(e *layer.Entry, rel string) error {
 
 func (u *Unpacker) removeIfExists(rel string) error {
 	if _, err := os.Lstat(u.r.host(rel)); errors.Is(err, fs.ErrNotExist) {
+		u.forgetSkipped(rel)
 		return nil
 	}
 	return u.remove(rel)
+}
+
+// forgetSkipped drops the records of skipped entries (not on disk) at or
+// below rel.
+func (u *Unpacker) forgetSkipped(rel string) {
+	for k := range u.skipped {
+		if within(k, rel) {
+			delete(u.skipped, k)
+			delete(u.entries, k)
+		}
+	}
 }
 
 // whiteout removes p from the lower layers.
@@ -420,12 +433,7 @@ func (u *Unpacker) remove(rel string) error {
 		}
 		return nil
 	})
-	for k := range u.skipped {
-		if within(k, rel) {
-			delete(u.skipped, k)
-			delete(u.entries, k)
-		}
-	}
+	u.forgetSkipped(rel)
 	return os.RemoveAll(host)
 }
 

@@ -331,3 +331,30 @@ func TestImageDiffIDMismatch(t *testing.T) {
 		t.Fatal("no error for a wrong diff_id")
 	}
 }
+
+// TestSkippedDeviceReplaced: a skipped device (recorded, not on disk) that
+// a later layer replaces or removes leaves no stale record.
+func TestSkippedDeviceReplaced(t *testing.T) {
+	null := te{h: tarHeaderChar("dev/null", 1, 3)}
+	zero := te{h: tarHeaderChar("dev/zero", 1, 5)}
+	root, res := applyTars(t, unpack.Options{SkipDevices: true}, []te{dir("dev", 0o755), null, zero}, []te{file("dev/null", "now a file", 0o644), whiteout("dev/.wh.zero")})
+	if len(res.Skipped) != 0 {
+		t.Errorf("Skipped = %v, want none", res.Skipped)
+	}
+	var got []string
+	for _, e := range res.Entries {
+		got = append(got, e.Kind.String()+" "+e.Path)
+	}
+	if d := cmp.Diff([]string{"dir dev", "file dev/null"}, got); d != "" {
+		t.Errorf("entries (-want +got):\n%s", d)
+	}
+	s, err := unpack.Spec(root, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	es := s.Entries()
+	if len(es) != 2 || es[1].Source == nil || es[1].Source.Size() != int64(len("now a file")) {
+		t.Errorf("flattened: %+v", es)
+	}
+}
