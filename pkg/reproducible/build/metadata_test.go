@@ -114,7 +114,9 @@ func TestMetadataTampered(t *testing.T) {
 		change  func(m *build.ImageMetadata)
 		wantErr string
 	}{
-		{"manifest bytes", func(m *build.ImageMetadata) { m.Manifest.Data = strings.Replace(m.Manifest.Data, `"k":"v"`, `"k":"w"`, 1) }, "manifest: " + img.Manifest.Descriptor.Digest.String()},
+		{"manifest bytes", func(m *build.ImageMetadata) {
+			m.Manifest.Data = strings.Replace(m.Manifest.Data, `"k":"v"`, `"k":"w"`, 1)
+		}, "manifest: " + img.Manifest.Descriptor.Digest.String()},
 		{"manifest size", func(m *build.ImageMetadata) { m.Manifest.Descriptor.Size++ }, "manifest: "},
 		{"manifest digest", func(m *build.ImageMetadata) { m.Manifest.Descriptor.Digest = digest.FromString("x") }, "manifest: "},
 		{"config bytes", func(m *build.ImageMetadata) { m.Config.Data = strings.Replace(m.Config.Data, `"run"`, `"rum"`, 1) }, "config: " + img.Config.Descriptor.Digest.String()},

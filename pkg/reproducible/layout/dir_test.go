@@ -124,8 +124,11 @@ func TestWriteDirBadBlob(t *testing.T) {
 			wantIs:  blob.ErrSizeMismatch,
 		},
 		{
-			name:    "bytes",
-			add:     func(l *layout.Layout, lf layerFile, p string) { b, _ := os.ReadFile(p); l.AddBlob(image.Blob{Descriptor: lf.desc, Data: b}) },
+			name: "bytes",
+			add: func(l *layout.Layout, lf layerFile, p string) {
+				b, _ := os.ReadFile(p)
+				l.AddBlob(image.Blob{Descriptor: lf.desc, Data: b})
+			},
 			corrupt: func(b []byte) []byte { b[0] ^= 1; return b },
 			wantIs:  blob.ErrDigestMismatch,
 		},
