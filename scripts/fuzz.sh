@@ -3,6 +3,8 @@
 #
 #   scripts/fuzz.sh [DIR...]      DIRs to search (default: the whole module)
 #   FUZZTIME=10s                  time per target (go test -fuzztime)
+#   FUZZMINIMIZETIME=2s           cap on minimizing each new input, so a
+#                                 target never runs long past FUZZTIME
 #
 # `go test -fuzz` accepts one package and one target per run, so the targets
 # are found with grep (func FuzzX(f *testing.F) in *_test.go) and run one by
@@ -35,7 +37,7 @@ for t in "${targets[@]}"; do
   dir=${t%%$'\t'*} name=${t#*$'\t'}
   [[ $dir == ./* || $dir == /* ]] || dir=./$dir
   echo "=== fuzz $dir $name"
-  if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" "$dir"; then
+  if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" -fuzzminimizetime="${FUZZMINIMIZETIME:-2s}" "$dir"; then
     failed+=("$dir $name")
   fi
 done
