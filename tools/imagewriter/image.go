@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -36,6 +37,7 @@ func newImageCommand(e env) *cobra.Command {
 		manifestOut, configOut                              string
 		layers, stampFiles                                  []string
 		mt                                                  mtimeFlags
+		quiet                                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "image --request FILE --layer META... --output IMAGE_META",
@@ -53,6 +55,7 @@ exact bytes their digests name. --stamp-file reads Bazel workspace status
 files ("KEY VALUE" lines) and replaces each {KEY} of a key they define in
 created, author, config labels and annotations; other text is left as it is.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			quietly(cmd, quiet)
 			if requestPath == "" || output == "" {
 				return usagef("--request and --output are required")
 			}
@@ -169,8 +172,18 @@ created, author, config labels and annotations; other text is left as it is.`,
 	f.StringVar(&manifestOut, "manifest-out", "", "also write the manifest blob here")
 	f.StringVar(&configOut, "config-out", "", "also write the config blob here")
 	f.StringArrayVar(&stampFiles, "stamp-file", nil, "workspace status file whose KEY VALUE lines replace {KEY} (repeatable)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
 	mt.register(cmd)
 	return cmd
+}
+
+// quietly silences a verb's success output (--quiet, which Bazel actions
+// pass: a line per action would fill the build log); errors still go to
+// stderr through main.
+func quietly(cmd *cobra.Command, quiet bool) {
+	if quiet {
+		cmd.SetOut(io.Discard)
+	}
 }
 
 // stamp replaces {KEY} placeholders in the fields a build may stamp.
@@ -242,6 +255,7 @@ func newIndexCommand(e env) *cobra.Command {
 	var (
 		images, annotations, stampFiles []string
 		output, indexOut                string
+		quiet                           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "index --image IMAGE_META... --output INDEX_META",
@@ -250,6 +264,7 @@ func newIndexCommand(e env) *cobra.Command {
 metadata file. Entries are sorted by platform (os, architecture, variant,
 os.version, os.features), whatever the order of --image flags.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			quietly(cmd, quiet)
 			if len(images) == 0 || output == "" {
 				return usagef("--image and --output are required")
 			}
@@ -302,6 +317,7 @@ os.version, os.features), whatever the order of --image flags.`,
 	f.StringVarP(&output, "output", "o", "", "where to write the index metadata (required)")
 	f.StringVar(&indexOut, "index-out", "", "also write the index blob here")
 	f.StringArrayVar(&stampFiles, "stamp-file", nil, "workspace status file whose KEY VALUE lines replace {KEY} in annotations (repeatable)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
 	return cmd
 }
 

@@ -24,7 +24,9 @@ func TestImageFlags(t *testing.T) {
 		"entries": []any{map[string]any{"type": "file", "path": "/hello.txt", "source": "src/hello.txt"}},
 	})
 	t.Chdir(dir)
-	runCLI(t, nil, "layer", "--spec", "spec/layer.json", "--base-dir", ".", "-o", "l.tgz", "--metadata", "l.json").check(t, 0)
+	if r := runCLI(t, nil, "layer", "--quiet", "--spec", "spec/layer.json", "--base-dir", ".", "-o", "l.tgz", "--metadata", "l.json"); r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Fatalf("layer --quiet: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
 	if r := runCLI(t, nil, "layer", "--spec", "spec/layer.json", "-o", "x.tgz"); r.code != 1 || !strings.Contains(r.stderr, "src/hello.txt") {
 		t.Errorf("without --base-dir the source resolves against the spec's directory: got %d %q", r.code, r.stderr)
 	}

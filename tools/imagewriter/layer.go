@@ -15,6 +15,7 @@ func newLayerCommand(e env) *cobra.Command {
 	var (
 		spec, output, metadata, platform string
 		baseDir                          string
+		quiet                            bool
 		comp                             compressionFlags
 		mt                               mtimeFlags
 		fd                               fromDiffFlags
@@ -42,6 +43,7 @@ links kept. Mtimes and owners are ignored and reset unless --preserve-mtime or
   imagewriter layer --from-diff rootfs-before rootfs-after --output changes.tar.gz`,
 		Args: fd.args,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			quietly(cmd, quiet)
 			if fd.enabled {
 				return fd.run(cmd, e, args, spec, output, metadata, comp, mt)
 			}
@@ -92,6 +94,7 @@ links kept. Mtimes and owners are ignored and reset unless --preserve-mtime or
 	f.StringVar(&spec, "spec", "", "layer spec (JSON) to build (required)")
 	f.StringVarP(&output, "output", "o", "", "where to write the layer blob (required)")
 	f.StringVar(&metadata, "metadata", "", "where to write the layer metadata JSON (default: OUTPUT.json)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
 	f.StringVar(&baseDir, "base-dir", "", "directory relative sources resolve against (default: the spec file's directory)")
 	f.StringVar(&platform, "platform", "", "platform (os/arch[/variant]) that selects per-platform sources")
 	comp.register(cmd)

@@ -16,6 +16,7 @@ func newOutputCommand(e env) *cobra.Command {
 	var (
 		imageMeta, indexMeta, output, format, tag string
 		layers, baseLayouts, stampFiles           []string
+		quiet                                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "output (--image IMAGE_META | --index INDEX_META) --layer META=BLOB... -o OUT",
@@ -26,6 +27,7 @@ directory, an OCI archive or a Docker archive. Layer blobs come from
 given with --base-layout (verified as they are linked or copied).
 --stamp-file replaces {KEY} in --tag from Bazel workspace status files.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			quietly(cmd, quiet)
 			if output == "" || (imageMeta == "") == (indexMeta == "") {
 				return usagef("-o and exactly one of --image and --index are required")
 			}
@@ -101,5 +103,6 @@ given with --base-layout (verified as they are linked or copied).
 	f.StringVar(&format, "format", "oci", "oci, oci-archive or docker-archive")
 	f.StringVar(&tag, "tag", "", "REPOSITORY[:TAG] naming the output")
 	f.StringArrayVar(&stampFiles, "stamp-file", nil, "workspace status file whose KEY VALUE lines replace {KEY} in --tag (repeatable)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
 	return cmd
 }
