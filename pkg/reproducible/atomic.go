@@ -68,3 +68,25 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	return p.Commit()
 }
+
+// ReplaceDir renames the complete directory src to dst. An existing dst (the
+// empty directory Bazel makes for a tree artifact, or a previous output) is
+// moved aside first and removed after, so dst is always whole.
+func ReplaceDir(src, dst string) error {
+	err := os.Rename(src, dst)
+	if err == nil {
+		return nil
+	}
+	if _, statErr := os.Lstat(dst); statErr != nil {
+		return err
+	}
+	old := src + ".old"
+	if err := os.Rename(dst, old); err != nil {
+		return err
+	}
+	if err := os.Rename(src, dst); err != nil {
+		os.Rename(old, dst)
+		return err
+	}
+	return os.RemoveAll(old)
+}

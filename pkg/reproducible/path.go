@@ -3,7 +3,9 @@ package reproducible
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -70,4 +72,20 @@ func cleanPath(p string, allowAbs bool) (string, error) {
 // directory before its children. It is the order of entries in every layer.
 func ComparePaths(a, b string) int {
 	return strings.Compare(a, b)
+}
+
+// ReadDirNames lists a host directory sorted by name bytes, whatever order
+// the file system returns: every walk of the host's files uses it.
+func ReadDirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	return names, nil
 }

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
 )
 
 // FromDiffOptions change what FromDiff counts as a change. The zero value
@@ -117,13 +119,13 @@ func (d *differ) emit(e Entry) {
 // walk compares the directory rel of UPPER with LOWER's (lowerDir: LOWER
 // has a directory there whose children still count).
 func (d *differ) walk(rel string, lowerDir bool) error {
-	unames, err := readDirNames(d.host(d.upper, rel))
+	unames, err := reproducible.ReadDirNames(d.host(d.upper, rel))
 	if err != nil {
 		return &PathError{Op: "diff", Path: rel, Source: d.host(d.upper, rel), Err: fmt.Errorf("%w: %v", ErrBadSource, err)}
 	}
 	var lnames []string
 	if lowerDir {
-		if lnames, err = readDirNames(d.host(d.lower, rel)); err != nil {
+		if lnames, err = reproducible.ReadDirNames(d.host(d.lower, rel)); err != nil {
 			return &PathError{Op: "diff", Path: rel, Source: d.host(d.lower, rel), Err: fmt.Errorf("%w: %v", ErrBadSource, err)}
 		}
 	}

@@ -530,7 +530,7 @@ func (es *EntrySpec) walkTree(root, origin string, d defaults) ([]Entry, error) 
 	}
 	var walk func(dir, rel string) error
 	walk = func(dir, rel string) error {
-		names, err := readDirNames(dir)
+		names, err := reproducible.ReadDirNames(dir)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrBadSource, err)
 		}
@@ -558,22 +558,6 @@ func (es *EntrySpec) walkTree(root, origin string, d defaults) ([]Entry, error) 
 		return nil
 	}
 	return out, walk(root, "")
-}
-
-// readDirNames lists a directory sorted by name bytes, whatever order the
-// file system returns.
-func readDirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(names)
-	return names, nil
 }
 
 func applyAttributes(entries []Entry, attrs map[string]Attributes) error {

@@ -177,7 +177,7 @@ func WriteDir(ctx context.Context, dst string, l *Layout) error {
 			return err
 		}
 	}
-	return replaceDir(tmp, dst)
+	return reproducible.ReplaceDir(tmp, dst)
 }
 
 func writeBlob(ctx context.Context, d Dir, s source) error {
@@ -218,25 +218,4 @@ func writeBlob(ctx context.Context, d Dir, s source) error {
 // linkImpossible: errors after which copying is the right fallback.
 func linkImpossible(err error) bool {
 	return errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EMLINK) || errors.Is(err, syscall.ENOTSUP)
-}
-
-// replaceDir renames src to dst. An existing dst (an empty directory Bazel
-// made, or a previous output) is moved aside first and removed after.
-func replaceDir(src, dst string) error {
-	err := os.Rename(src, dst)
-	if err == nil {
-		return nil
-	}
-	if _, statErr := os.Lstat(dst); statErr != nil {
-		return err
-	}
-	old := src + ".old"
-	if err := os.Rename(dst, old); err != nil {
-		return err
-	}
-	if err := os.Rename(src, dst); err != nil {
-		os.Rename(old, dst)
-		return err
-	}
-	return os.RemoveAll(old)
 }

@@ -10,6 +10,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imagewriter/rules_imagewriter/pkg/reproducible"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/blob"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/image"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/layout"
@@ -110,7 +111,7 @@ func Pull(ctx context.Context, repo *Repository, root ocispec.Descriptor, dst st
 			return ocispec.Descriptor{}, err
 		}
 	}
-	if err := replaceDir(out, dst); err != nil {
+	if err := reproducible.ReplaceDir(out, dst); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	return root, nil
@@ -140,27 +141,6 @@ func replaceable(dst string) error {
 		return fmt.Errorf("%s: exists, is not empty and is not an OCI image layout; not replacing it", dst)
 	}
 	return nil
-}
-
-// replaceDir renames src to dst; an existing dst is moved aside first and
-// removed after.
-func replaceDir(src, dst string) error {
-	err := os.Rename(src, dst)
-	if err == nil {
-		return nil
-	}
-	if _, statErr := os.Lstat(dst); statErr != nil {
-		return err
-	}
-	old := src + ".old"
-	if err := os.Rename(dst, old); err != nil {
-		return err
-	}
-	if err := os.Rename(src, dst); err != nil {
-		os.Rename(old, dst)
-		return err
-	}
-	return os.RemoveAll(old)
 }
 
 var _ blob.Fetcher = (*Repository)(nil)

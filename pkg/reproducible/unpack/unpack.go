@@ -392,7 +392,7 @@ func (u *Unpacker) opaque(p string) error {
 // clearLower removes everything below rel that the current layer did not
 // write.
 func (u *Unpacker) clearLower(rel string) error {
-	names, err := readDirNames(u.r.host(rel))
+	names, err := reproducible.ReadDirNames(u.r.host(rel))
 	if err != nil {
 		return err
 	}
@@ -535,19 +535,4 @@ func (u *Unpacker) diskMode(mode int64, dir bool) fs.FileMode {
 		}
 	}
 	return m
-}
-
-// readDirNames lists a directory's names, sorted.
-func readDirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(names)
-	return names, nil
 }
