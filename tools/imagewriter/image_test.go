@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,4 +126,52 @@ func TestStampReplace(t *testing.T) {
 			t.Errorf("replace(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestOutputSymlinkedBaseLayout: a base layout whose blobs are symlinks (a
+// Bazel sandbox's tree artifact input) gives an output of regular files, not
+// links to those symlinks.
+func TestOutputSymlinkedBaseLayout(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	writeFile(t, "hello.txt", "hello\n", 0o644)
+	writeJSON(t, "layer.json", map[string]any{
+		"entries": []any{map[string]any{"type": "file", "path": "/hello.txt", "source": "hello.txt"}},
+	})
+	runCLI(t, nil, "layer", "-q", "--spec", "layer.json", "-o", "l.tgz", "--metadata", "l.json").check(t, 0)
+	writeJSON(t, "req.json", map[string]any{"platform": "linux/amd64"})
+	runCLI(t, nil, "image", "-q", "--request", "req.json", "--layer", "l.json", "-o", "base.json").check(t, 0)
+	runCLI(t, nil, "output", "-q", "--image", "base.json", "--layer", "l.json=l.tgz", "-o", "real").check(t, 0)
+
+	// The staged copy: directories, and a symlink for every file.
+	err := filepath.WalkDir("real", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		staged := filepath.Join("staged", strings.TrimPrefix(p, "real"))
+		if d.IsDir() {
+			return os.MkdirAll(staged, 0o755)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(abs, staged)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeJSON(t, "req2.json", map[string]any{"platform": "linux/amd64"})
+	runCLI(t, nil, "image", "-q", "--request", "req2.json", "--base-layout", "staged", "-o", "child.json").check(t, 0)
+	runCLI(t, nil, "output", "-q", "--image", "child.json", "--base-layout", "staged", "-o", "out").check(t, 0)
+	err = filepath.WalkDir("out", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !d.Type().IsRegular() {
+			t.Errorf("%s: %v, want a regular file", p, d.Type())
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, nil, "verify", "out").check(t, 0)
 }
