@@ -48,7 +48,7 @@ def _imagewriter_help_test_impl(ctx):
     help = ctx.actions.declare_file(ctx.label.name + ".help.txt")
     ctx.actions.run_shell(
         mnemonic = "ImageWriterHelp",
-        progress_message = "Running imagewriter --help for %{label}",
+        progress_message = "Running imagewriter --help for %s" % ctx.label,
         command = _RUN_HELP,
         arguments = [toolchain.imagewriter.path, help.path],
         tools = [toolchain.files_to_run],

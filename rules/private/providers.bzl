@@ -17,6 +17,8 @@ several images, and by images for several platforms.""",
     fields = {
         "blob": """File: the layer blob exactly as it goes into a registry or layout (a tar stream,
 compressed as `metadata` says). Only actions that copy blobs (layouts, archives, pushes) read it.""",
+        "created_by": """string: the history `created_by` an image records for this layer; the empty
+string means imagewriter's default (`imagewriter`).""",
         "metadata": """File: the layer metadata JSON, the versioned contract between actions. It holds
 the blob's descriptor (`mediaType`, `digest`, `size`), the `diffID` (sha256 of the uncompressed
 tar), the uncompressed size, and the compression algorithm, level and implementation version.""",
@@ -29,9 +31,12 @@ ImageManifestInfo = provider(
 The image's layers are the base image's layers (described in `metadata`, with blobs in
 `base_blobs` when they are local) followed by `layers`, in manifest order.""",
     fields = {
-        "base_blobs": """depset of File: the files holding the base image's blobs (an OCI layout
-directory, an archive, or single blob files), needed only by actions that write every blob out.
-Empty when the image has no base, or when the base image's blobs stay in a registry.""",
+        "all_layers": """list of ImageLayerInfo: every layer of the image whose blob a rule built:
+the base images' built layers (when the base is an `image` target, recursively) followed by
+`layers`, in manifest order. The layers of an imported base are in `base_blobs` instead.""",
+        "base_blobs": """depset of File: the files holding an imported base image's blobs (an OCI
+layout directory or an archive), needed only by actions that write every blob out. Empty when
+no base in the chain was imported.""",
         "config": """File: the image config JSON, exactly the bytes of the config blob (its sha256 is
 the ImageID).""",
         "layers": """list of ImageLayerInfo: the layers this build added on top of the base image, in
