@@ -1,0 +1,10 @@
+package main
+
+import (
+	"os"
+	"runtime"
+)
+
+func main() {
+	os.Stdout.WriteString("hello from " + runtime.GOOS + "/" + runtime.GOARCH + "\n")
+}
