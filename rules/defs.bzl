@@ -45,6 +45,7 @@ load(
     _ImageLayerInfo = "ImageLayerInfo",
     _ImageManifestInfo = "ImageManifestInfo",
 )
+load("//rules/private:reproducibility_test.bzl", _image_reproducibility_test = "image_reproducibility_test")
 load(
     "//rules/private:toolchain.bzl",
     _TOOLCHAIN_TYPE = "TOOLCHAIN_TYPE",
@@ -64,3 +65,6 @@ ImageManifestInfo = _ImageManifestInfo
 TOOLCHAIN_TYPE = _TOOLCHAIN_TYPE
 
 imagewriter_toolchain = _imagewriter_toolchain
+
+# Registries and reproducibility (docs/bazel-registry.md).
+image_reproducibility_test = _image_reproducibility_test
