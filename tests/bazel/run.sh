@@ -142,7 +142,8 @@ if umoci unpack --rootless --image "$bin_a/app/app:latest" "$bundle" >"$work/umo
   rootfs=$bundle/rootfs
   ok=1
   for f in etc/keep.conf etc/app/config.toml srv/hello.txt srv/static/a.txt srv/static/sub/b.txt \
-    usr/bin/greet usr/bin/greet.runfiles/rules_imagewriter_tests/app/data/greeting.txt; do
+    usr/bin/greet usr/bin/greet.runfiles/rules_imagewriter_tests/app/data/greeting.txt \
+    share/doc/greeting.txt; do
     [[ -f $rootfs/$f ]] || {
       fail "umoci: $f missing"
       ok=
@@ -150,6 +151,10 @@ if umoci unpack --rootless --image "$bin_a/app/app:latest" "$bundle" >"$work/umo
   done
   [[ ! -e $rootfs/etc/old.conf ]] || {
     fail "umoci: etc/old.conf present (the whiteout was not applied)"
+    ok=
+  }
+  [[ -d $rootfs/opt/legacy && ! -e $rootfs/opt/legacy/greeting.txt ]] || {
+    fail "umoci: opt/legacy is not an empty directory (the opaque marker was not applied)"
     ok=
   }
   [[ $(readlink "$rootfs/usr/bin/hi") == greet ]] || {
