@@ -22,6 +22,11 @@ load(
   `platforms` by a split transition (one `ImageWriterIndex` action).
 - `image_load`: `bazel run` loads an image into docker or podman.
 - `image_test`: `imagewriter verify`, then expectations on files and config.
+- `image_push`: `bazel run` pushes an image or index to a registry (stampable repository and
+  tags); base images come from `imagewriter_pull` (repositories.bzl) or the `pull` module
+  extension (extensions.bzl).
+- `image_reproducibility_test`: re-runs an image's layer actions twice under changed conditions
+  (`imagewriter rebuild-check`) and fails on any difference.
 
 docs/bazel.md documents every attribute, with setup for MODULE.bazel and WORKSPACE. Setup
 lives elsewhere: `MODULE.bazel` users need only `bazel_dep(name = "rules_imagewriter")` (the
@@ -45,6 +50,7 @@ load(
     _ImageLayerInfo = "ImageLayerInfo",
     _ImageManifestInfo = "ImageManifestInfo",
 )
+load("//rules/private:push.bzl", _image_push = "image_push")
 load("//rules/private:reproducibility_test.bzl", _image_reproducibility_test = "image_reproducibility_test")
 load(
     "//rules/private:toolchain.bzl",
@@ -67,4 +73,5 @@ TOOLCHAIN_TYPE = _TOOLCHAIN_TYPE
 imagewriter_toolchain = _imagewriter_toolchain
 
 # Registries and reproducibility (docs/bazel-registry.md).
+image_push = _image_push
 image_reproducibility_test = _image_reproducibility_test
