@@ -21,6 +21,7 @@ load(
     "//rules/private:host_build.bzl",
     _imagewriter_host_toolchain = "imagewriter_host_toolchain",
 )
+load("//rules/private:pull.bzl", _imagewriter_pull = "imagewriter_pull")
 
 imagewriter_host_toolchain = _imagewriter_host_toolchain
 
@@ -43,3 +44,29 @@ def rules_imagewriter_register_toolchains(name = "imagewriter_host_toolchain", r
     _imagewriter_host_toolchain(name = name, **kwargs)
     if register:
         native.register_toolchains("@%s//:toolchain" % name)
+
+def imagewriter_pull(name, image, digest, platforms = [], shallow = True, imagewriter = "@imagewriter_host_toolchain//:imagewriter", **kwargs):
+    """A base image from a registry, pinned by digest, as an OCI layout for `image`'s `base`.
+
+    See `rules/private/pull.bzl` and docs/bazel-registry.md. Call it after
+    `rules_imagewriter_register_toolchains()`, whose `imagewriter` it runs at fetch time.
+
+    Args:
+      name: the repository's name; `@<name>` is the base to give to `image`.
+      image: `HOST/REPOSITORY`, without a digest.
+      digest: `sha256:...` of the index or manifest to pull (required).
+      platforms: `os/arch[/variant]` to take out of an index; empty: everything.
+      shallow: fetch no layers (default); False downloads them all at fetch time.
+      imagewriter: label of the host-built `imagewriter` binary (the default is the one
+        `rules_imagewriter_register_toolchains()` builds under its default name).
+      **kwargs: other attributes of the repository rule.
+    """
+    _imagewriter_pull(
+        name = name,
+        image = image,
+        digest = digest,
+        platforms = platforms,
+        shallow = shallow,
+        imagewriter = imagewriter,
+        **kwargs
+    )
