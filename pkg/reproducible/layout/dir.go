@@ -201,7 +201,14 @@ func writeBlob(ctx context.Context, d Dir, s source) error {
 		} else if fi.Size() != s.desc.Size {
 			return &blob.MismatchError{Desc: s.desc, Field: "size", Want: fmt.Sprint(s.desc.Size), Got: fmt.Sprint(fi.Size())}
 		}
-		if err := os.Link(s.path, dst); err == nil {
+		// os.Link does not follow symlinks: linking a symlinked source (a
+		// Bazel sandbox stages every input as one) would put the symlink,
+		// not the blob, into the layout. Link the file it resolves to.
+		target, err := filepath.EvalSymlinks(s.path)
+		if err != nil {
+			return err
+		}
+		if err := os.Link(target, dst); err == nil {
 			return nil
 		} else if !linkImpossible(err) {
 			return err

@@ -96,6 +96,49 @@ func TestWriteDirLinks(t *testing.T) {
 	}
 }
 
+// TestWriteDirSymlinkedSources: a Bazel sandbox stages every input as a
+// symlink; the layout must hold a hard link to the file behind it, never the
+// symlink itself nor a copy.
+func TestWriteDirSymlinkedSources(t *testing.T) {
+	fx := newFixture(t, t.TempDir(), 2, 100, 200)
+	staged := t.TempDir()
+	l := layout.New()
+	l.AddImage(fx.img)
+	for i, lf := range fx.layers {
+		link := filepath.Join(staged, fmt.Sprintf("layer%d", i))
+		if err := os.Symlink(lf.path, link); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			l.AddFile(lf.desc, link)
+		} else {
+			l.AddUntrustedFile(lf.desc, link)
+		}
+	}
+	l.Tag(fx.img.Manifest.Descriptor, "")
+	dst := filepath.Join(t.TempDir(), "out")
+	if err := layout.WriteDir(context.Background(), dst, l); err != nil {
+		t.Fatal(err)
+	}
+	for _, lf := range fx.layers {
+		p := layout.Dir(dst).BlobPath(lf.desc.Digest)
+		lfi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !lfi.Mode().IsRegular() {
+			t.Errorf("%s: %v in the layout, want a regular file", lf.desc.Digest, lfi.Mode())
+		}
+		src, err := os.Stat(lf.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !os.SameFile(src, lfi) {
+			t.Errorf("%s: not a hard link to %s (the file behind the symlink)", lf.desc.Digest, lf.path)
+		}
+	}
+}
+
 // TestWriteDirBadBlob: a blob that does not match its descriptor fails the
 // write and leaves nothing behind: no output, no temporary directory.
 func TestWriteDirBadBlob(t *testing.T) {
