@@ -130,7 +130,7 @@ func TestStampReplace(t *testing.T) {
 
 // TestOutputSymlinkedBaseLayout: a base layout whose blobs are symlinks (a
 // Bazel sandbox's tree artifact input) gives an output of regular files, not
-// links to those symlinks.
+// links to those symlinks: the files behind them, hard-linked.
 func TestOutputSymlinkedBaseLayout(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -169,6 +169,25 @@ func TestOutputSymlinkedBaseLayout(t *testing.T) {
 			t.Errorf("%s: %v, want a regular file", p, d.Type())
 		}
 		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The base's layer blob is the same file as the one behind the symlink.
+	err = filepath.WalkDir("real/blobs", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		out := filepath.Join("out", strings.TrimPrefix(p, "real"))
+		a, errA := os.Stat(p)
+		b, errB := os.Stat(out)
+		if errA != nil || errB != nil {
+			return nil // a blob only the child has, or only the base
+		}
+		if !os.SameFile(a, b) {
+			t.Errorf("%s is a copy of %s, not a hard link", out, p)
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

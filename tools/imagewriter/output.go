@@ -1,12 +1,8 @@
 package main
 
 import (
-	"io/fs"
-	"path/filepath"
-
 	"github.com/spf13/cobra"
 
-	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/blob"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/build"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/layer"
 	"github.com/imagewriter/rules_imagewriter/pkg/reproducible/layout"
@@ -68,11 +64,6 @@ given with --base-layout (verified as they are linked or copied).
 				if err != nil {
 					return err
 				}
-				// A sandbox stages inputs as symlinks; link the file itself,
-				// not the symlink (os.Link does not follow it).
-				if p, err := filepath.EvalSymlinks(blobPath); err == nil {
-					blobPath = p
-				}
 				blobs.AddLayer(m.Descriptor, blobPath)
 			}
 			for _, b := range baseLayouts {
@@ -81,7 +72,7 @@ given with --base-layout (verified as they are linked or copied).
 					return err
 				}
 				defer src.Close()
-				blobs.Fetchers = append(blobs.Fetchers, unlinkable(src.Fetcher))
+				blobs.Fetchers = append(blobs.Fetchers, src.Fetcher)
 			}
 			// Layers a shallow-pulled base left in its registry (registry.go).
 			if f, err := shallowFetcher(e, baseLayouts...); err != nil {
@@ -107,33 +98,4 @@ given with --base-layout (verified as they are linked or copied).
 	f.StringArrayVar(&stampFiles, "stamp-file", nil, "workspace status file whose KEY VALUE lines replace {KEY} in --tag (repeatable)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
 	return cmd
-}
-
-// symlinkedDir is a layout directory whose blobs are symlinks, as a Bazel
-// sandbox stages a tree artifact. Hard-linking such a blob would link the
-// symlink itself (os.Link does not follow it) and put an absolute symlink into
-// the output, so its blobs are copied, verified, instead: the type hides
-// layout.Dir from build.Blobs, which links a Dir's blob files.
-type symlinkedDir struct{ layout.Dir }
-
-// unlinkable returns f, or f as a symlinkedDir when f is a layout directory
-// holding symlinked blobs.
-func unlinkable(f blob.Fetcher) blob.Fetcher {
-	dir, ok := f.(layout.Dir)
-	if !ok {
-		return f
-	}
-	blobDir := filepath.Join(string(dir), "blobs")
-	symlinked := false
-	filepath.WalkDir(blobDir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type()&fs.ModeSymlink != 0 {
-			symlinked = true
-			return filepath.SkipAll
-		}
-		return nil
-	})
-	if symlinked {
-		return symlinkedDir{dir}
-	}
-	return f
 }
