@@ -341,6 +341,8 @@ else
   pass "--stamp: created is the build's time ($(grep -o '"created":"[^"]*"' "$bin_a/stamp/stamped.config.json" | head -1))"
 fi
 
+bash "$a/tests/bazel/push_test.sh" "$a/tests/bazel" "$a.ob" "${common[@]}" || fail "push_test.sh: image_push, imagewriter_pull, image_reproducibility_test against a loopback registry (its FAILs above)"
+
 if ((failures)); then
   echo "tests/bazel: $failures failures" >&2
   exit 1
