@@ -173,7 +173,7 @@ def _image_push_impl(ctx):
         ctx.actions.write(template, "".join([r + "\n" for r in refs]))
         ctx.actions.run_shell(
             mnemonic = "ImageWriterStampRefs",
-            progress_message = "Stamping the repository and tags of %{label}",
+            progress_message = "Stamping the repository and tags of %s" % ctx.label,
             command = _STAMP,
             arguments = [refs_file.path, template.path] + [f.path for f in stamp_files],
             inputs = [template] + stamp_files,
