@@ -57,6 +57,7 @@ there). Paths are looked up in the unpacked image, every layer applied.""",
 are about; `verify` checks every image of the index either way.""",
     ),
     "_awk": attr.label(
+        doc = "The expectation checker, run with the system's awk.",
         default = Label("//rules/private:image_test.awk"),
         allow_single_file = True,
     ),

@@ -54,6 +54,7 @@ _ATTRS = {
 `org.opencontainers.image.ref.name`). Stampable.""",
     ),
     "_allowlist_function_transition": attr.label(
+        doc = "Lets `image` use a Starlark transition (required by Bazel 4.2.3).",
         default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
     ),
 }

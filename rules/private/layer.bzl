@@ -123,10 +123,12 @@ re-normalized (mtimes reset, owner names dropped, numeric owners and modes kept)
         doc = """Paths to delete from the layers below (`.wh.NAME` markers): `[\"/etc/old.conf\"]`.""",
     ),
     "_compression": attr.label(
+        doc = "The repository-wide default of `compression`.",
         default = Label("//rules:compression"),
         providers = [ImageWriterSettingInfo],
     ),
     "_compression_level": attr.label(
+        doc = "The repository-wide default of `compression_level`.",
         default = Label("//rules:compression_level"),
         providers = [ImageWriterSettingInfo],
     ),

@@ -29,10 +29,16 @@ _CPU = [
 ]
 
 def _os_attr(name):
-    return ("_os_" + name, attr.label(default = Label("@platforms//os:" + name)))
+    return ("_os_" + name, attr.label(
+        doc = "The constraint value @platforms//os:%s, checked against the target platform." % name,
+        default = Label("@platforms//os:" + name),
+    ))
 
 def _cpu_attr(name):
-    return ("_cpu_" + name, attr.label(default = Label("@platforms//cpu:" + name)))
+    return ("_cpu_" + name, attr.label(
+        doc = "The constraint value @platforms//cpu:%s, checked against the target platform." % name,
+        default = Label("@platforms//cpu:" + name),
+    ))
 
 PLATFORM_ATTRS = dict(
     [_os_attr(name) for name in _OS] + [_cpu_attr(name) for name, _, _ in _CPU],

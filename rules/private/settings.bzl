@@ -98,6 +98,7 @@ with `--stamp`. Unstamped builds keep placeholders out of the image: see docs/ba
         values = [-1, 0, 1],
     ),
     "_stamp": attr.label(
+        doc = "Whether the build runs with `--stamp`.",
         default = Label("//rules:stamp"),
         providers = [ImageWriterSettingInfo],
     ),
