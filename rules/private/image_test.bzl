@@ -70,7 +70,7 @@ set -eu
 tmp="${{TEST_TMPDIR:-${{TMPDIR:-/tmp}}}}/image_test.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
-'{iw}' verify {platform} '{layout}'
+'{iw}' verify '{layout}'
 '{iw}' unpack {platform} --metadata "$tmp/record.json" '{layout}' "$tmp/rootfs" >/dev/null
 awk -f '{awk}' -v record="$tmp/record.json" -v config='{config}' \\
     -v expect_files='{expect_files}' -v expect_config='{expect_config}'
