@@ -85,3 +85,59 @@ def parse_owner(value, what):
     if len(parts) != 2 or not parts[0].isdigit() or not parts[1].isdigit():
         fail("%s: %r is not UID:GID (two non-negative numbers)" % (what, value))
     return int(parts[0]), int(parts[1])
+
+# Fills {KEY} placeholders from workspace status files ("KEY VALUE" lines) in each line
+# of a template: `sh -c SCRIPT out template status...`.
+_STAMP_LINES = """\
+set -eu
+out=$1
+template=$2
+shift 2
+awk '
+FILENAME != template {
+    key = $1
+    sub(/^[^ ]* ?/, "")
+    value[key] = $0
+    next
+}
+{
+    line = $0
+    outline = ""
+    while (match(line, /\\{[A-Z0-9_]+\\}/)) {
+        key = substr(line, RSTART + 1, RLENGTH - 2)
+        outline = outline substr(line, 1, RSTART - 1) ((key in value) ? value[key] : substr(line, RSTART, RLENGTH))
+        line = substr(line, RSTART + RLENGTH)
+    }
+    print outline line
+}
+' template="$template" "$@" "$template" >"$out"
+"""
+
+def write_stamped_lines(ctx, out, lines, stamp_files, mnemonic, progress_message):
+    """Writes `lines` to `out`, one per line, filling `{KEY}` placeholders when stamping.
+
+    Without status files the lines are written as they are, at analysis time. With them, a
+    small action substitutes each `{KEY}` found in the status files and keeps the others.
+
+    Args:
+      ctx: the rule context.
+      out: the File to write.
+      lines: list of strings.
+      stamp_files: `[ctx.info_file, ctx.version_file]` when stamping, else `[]`.
+      mnemonic: the stamping action's mnemonic.
+      progress_message: the stamping action's progress message.
+    """
+    content = "".join([line + "\n" for line in lines])
+    if not stamp_files:
+        ctx.actions.write(out, content)
+        return
+    template = ctx.actions.declare_file(out.basename + ".in", sibling = out)
+    ctx.actions.write(template, content)
+    ctx.actions.run_shell(
+        mnemonic = mnemonic,
+        progress_message = progress_message,
+        command = _STAMP_LINES,
+        arguments = [out.path, template.path] + [f.path for f in stamp_files],
+        inputs = [template] + stamp_files,
+        outputs = [out],
+    )

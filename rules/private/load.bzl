@@ -1,6 +1,6 @@
 """`image_load`: `bazel run` loads an image into docker or podman."""
 
-load(":helpers.bzl", "merge_dicts")
+load(":helpers.bzl", "merge_dicts", "write_stamped_lines")
 load(":outputs.bzl", "FORMATS", "write_output")
 load(":providers.bzl", "ImageManifestInfo")
 load(":settings.bzl", "STAMP_ATTRS", "placeholders", "stamp_enabled", "unstamped")
@@ -79,32 +79,6 @@ while IFS= read -r tag; do
 done <"$tags"
 """
 
-# Substitutes {KEY} from status files ("KEY VALUE" lines) in each line of the tags file.
-_STAMP_TAGS = """\
-set -eu
-out=$1
-tags=$2
-shift 2
-awk '
-FILENAME != tags {
-    key = $1
-    sub(/^[^ ]* ?/, "")
-    value[key] = $0
-    next
-}
-{
-    line = $0
-    outline = ""
-    while (match(line, /\\{[A-Z0-9_]+\\}/)) {
-        key = substr(line, RSTART + 1, RLENGTH - 2)
-        outline = outline substr(line, 1, RSTART - 1) ((key in value) ? value[key] : substr(line, RSTART, RLENGTH))
-        line = substr(line, RSTART + RLENGTH)
-    }
-    print outline line
-}
-' tags="$tags" "$@" "$tags" >"$out"
-"""
-
 def _image_load_impl(ctx):
     toolchain = ctx.toolchains[TOOLCHAIN_TYPE]
     stamp = stamp_enabled(ctx)
@@ -124,19 +98,14 @@ def _image_load_impl(ctx):
     )
 
     tags_file = ctx.actions.declare_file(ctx.label.name + ".tags.txt")
-    if stamp_files:
-        template = ctx.actions.declare_file(ctx.label.name + ".tags.in")
-        ctx.actions.write(template, "".join([t + "\n" for t in tags]))
-        ctx.actions.run_shell(
-            mnemonic = "ImageWriterStampTags",
-            progress_message = "Stamping the tags of %s" % ctx.label,
-            command = _STAMP_TAGS,
-            arguments = [tags_file.path, template.path] + [f.path for f in stamp_files],
-            inputs = [template] + stamp_files,
-            outputs = [tags_file],
-        )
-    else:
-        ctx.actions.write(tags_file, "".join([t + "\n" for t in tags]))
+    write_stamped_lines(
+        ctx,
+        tags_file,
+        tags,
+        stamp_files,
+        mnemonic = "ImageWriterStampTags",
+        progress_message = "Stamping the tags of %s" % ctx.label,
+    )
 
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
     ctx.actions.write(script, _SCRIPT.format(

@@ -1,6 +1,6 @@
 """`image_push`: `bazel run` pushes an image or an index to a registry."""
 
-load(":helpers.bzl", "merge_dicts")
+load(":helpers.bzl", "merge_dicts", "write_stamped_lines")
 load(":providers.bzl", "ImageIndexInfo", "ImageManifestInfo")
 load(":settings.bzl", "STAMP_ATTRS", "placeholders", "stamp_enabled", "unstamped")
 load(":toolchain.bzl", "TOOLCHAIN_TYPE")
@@ -86,32 +86,6 @@ args=(
 exec "$runfiles/"{imagewriter} push "${{args[@]}}" "$repository" "$@"
 """
 
-# Substitutes {KEY} from status files ("KEY VALUE" lines) in each line of the refs file.
-_STAMP = """\
-set -eu
-out=$1
-refs=$2
-shift 2
-awk '
-FILENAME != refs {
-    key = $1
-    sub(/^[^ ]* ?/, "")
-    value[key] = $0
-    next
-}
-{
-    line = $0
-    outline = ""
-    while (match(line, /\\{[A-Z0-9_]+\\}/)) {
-        key = substr(line, RSTART + 1, RLENGTH - 2)
-        outline = outline substr(line, 1, RSTART - 1) ((key in value) ? value[key] : substr(line, RSTART, RLENGTH))
-        line = substr(line, RSTART + RLENGTH)
-    }
-    print outline line
-}
-' refs="$refs" "$@" "$refs" >"$out"
-"""
-
 def _shell_quote(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
@@ -168,19 +142,14 @@ def _image_push_impl(ctx):
     if not stamp:
         refs = [unstamped(r) for r in refs]
     refs_file = ctx.actions.declare_file(ctx.label.name + ".refs.txt")
-    if stamp_files:
-        template = ctx.actions.declare_file(ctx.label.name + ".refs.in")
-        ctx.actions.write(template, "".join([r + "\n" for r in refs]))
-        ctx.actions.run_shell(
-            mnemonic = "ImageWriterStampRefs",
-            progress_message = "Stamping the repository and tags of %s" % ctx.label,
-            command = _STAMP,
-            arguments = [refs_file.path, template.path] + [f.path for f in stamp_files],
-            inputs = [template] + stamp_files,
-            outputs = [refs_file],
-        )
-    else:
-        ctx.actions.write(refs_file, "".join([r + "\n" for r in refs]))
+    write_stamped_lines(
+        ctx,
+        refs_file,
+        refs,
+        stamp_files,
+        mnemonic = "ImageWriterStampRefs",
+        progress_message = "Stamping the repository and tags of %s" % ctx.label,
+    )
 
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
     ctx.actions.write(script, _SCRIPT.format(
