@@ -33,7 +33,7 @@ const (
 // change can be explained; a test keeps them equal to go.mod.
 const (
 	GzipImplementation = "github.com/klauspost/pgzip@v1.3.0+github.com/klauspost/compress@v1.20.5;block=1048576"
-	ZstdImplementation = "github.com/klauspost/compress@v1.20.5;concurrency=4"
+	ZstdImplementation = "github.com/klauspost/compress@v1.20.5;frame=4194304"
 )
 
 const (
@@ -41,9 +41,6 @@ const (
 	// Block boundaries depend only on this constant, never on GOMAXPROCS,
 	// so the output is the same on any number of CPUs.
 	gzipBlockSize = 1 << 20
-	// zstdConcurrency is fixed, not GOMAXPROCS, so that no CPU count can
-	// reach the encoder's options.
-	zstdConcurrency = 4
 	// maxZstdWindow caps the window a zstd frame may ask the decoder for:
 	// 128 MiB, zstd(1)'s --long default. A larger one would let a tiny
 	// hostile frame allocate gigabytes.
@@ -122,7 +119,10 @@ func (c Compression) Implementation() string {
 
 // NewWriter returns a compressor writing to w. Closing it flushes the stream
 // but does not close w. Its output depends only on the bytes written and on c.
-// The gzip header carries no time, no name and OS "unknown".
+// The gzip header carries no time, no name and OS "unknown". A zstd stream is
+// a series of independent frames of 4 MiB of input each (the last shorter;
+// one empty frame for empty input), each with its content size and, if it
+// holds data, a checksum.
 func NewWriter(w io.Writer, c Compression) (io.WriteCloser, error) {
 	c, err := c.Resolved()
 	if err != nil {
@@ -143,12 +143,7 @@ func NewWriter(w io.Writer, c Compression) (io.WriteCloser, error) {
 		}
 		return zw, nil
 	case Zstd:
-		return zstd.NewWriter(w,
-			zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(c.Level)),
-			zstd.WithEncoderConcurrency(zstdConcurrency),
-			zstd.WithEncoderCRC(true),
-			zstd.WithZeroFrames(true),
-		)
+		return newFramedZstdWriter(w, zstdFrameSize, zstdWorkers(), zstdOptions(c.Level, zstdFrameSize)), nil
 	}
 	return nopWriteCloser{w}, nil
 }
