@@ -31,6 +31,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagewriter/rules_imagewriter/tests/checkers"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/example.txt from this build")
@@ -66,14 +68,6 @@ func repoRoot(t testing.TB) string {
 	return root
 }
 
-// goTool is the go command: on PATH, else /usr/local/go/bin/go.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "/usr/local/go/bin/go"
-}
-
 var cliOnce struct {
 	sync.Once
 	path string
@@ -84,14 +78,7 @@ var cliOnce struct {
 func imagewriter(t testing.TB) string {
 	t.Helper()
 	cliOnce.Do(func() {
-		bin := filepath.Join(workDir, "bin", "imagewriter")
-		cmd := exec.Command(goTool(), "build", "-trimpath", "-o", bin, "./tools/imagewriter")
-		cmd.Dir = repoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			cliOnce.err = fmt.Errorf("go build ./tools/imagewriter: %v\n%s", err, out)
-			return
-		}
-		cliOnce.path = bin
+		cliOnce.path, cliOnce.err = checkers.BuildImagewriter(filepath.Join(workDir, "bin"))
 	})
 	if cliOnce.err != nil {
 		t.Fatal(cliOnce.err)

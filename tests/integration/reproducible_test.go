@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/imagewriter/rules_imagewriter/tests/checkers"
 )
 
 // TestReproducible builds the example a second time, from another copy of
@@ -59,7 +61,7 @@ func TestReproducible(t *testing.T) {
 	// (nobody has no Go build cache), with umask 077.
 	for _, p := range platforms {
 		arch := strings.TrimPrefix(p, "linux/")
-		cmd := exec.CommandContext(t.Context(), "sh", "-c", `umask 077 && exec "$0" "$@"`, goTool(),
+		cmd := exec.CommandContext(t.Context(), "sh", "-c", `umask 077 && exec "$0" "$@"`, checkers.GoCommand(),
 			"build", "-trimpath", "-buildvcs=false", "-ldflags=-buildid=",
 			"-o", "examples/hello/build/linux_"+arch+"/hello", "./examples/hello/cmd/hello")
 		cmd.Dir = root

@@ -38,13 +38,6 @@ func repoRoot(t testing.TB) string {
 	return root
 }
 
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "/usr/local/go/bin/go"
-}
-
 // setup is built once per run: the CLI and a prepared copy of the checkout.
 var setup struct {
 	sync.Once
@@ -60,11 +53,7 @@ func prepare(t *testing.T) (cli, checkout string) {
 			return
 		}
 		root := repoRoot(t)
-		setup.cli = filepath.Join(setup.dir, "bin", "imagewriter")
-		cmd := exec.Command(goTool(), "build", "-trimpath", "-o", setup.cli, "./tools/imagewriter")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			setup.err = fmt.Errorf("go build ./tools/imagewriter: %v\n%s", err, out)
+		if setup.cli, setup.err = checkers.BuildImagewriter(filepath.Join(setup.dir, "bin")); setup.err != nil {
 			return
 		}
 		setup.checkout = filepath.Join(setup.dir, "checkout")
@@ -74,7 +63,7 @@ func prepare(t *testing.T) (cli, checkout string) {
 				return
 			}
 		}
-		cmd = exec.Command("bash", "scripts/example.sh")
+		cmd := exec.Command("bash", "scripts/example.sh")
 		cmd.Dir = setup.checkout
 		cmd.Env = append(os.Environ(), "IMAGEWRITER="+setup.cli, "OUT="+filepath.Join(setup.dir, "out"))
 		if out, err := cmd.CombinedOutput(); err != nil {
