@@ -30,9 +30,10 @@ for tool in registry crane curl; do
 done
 if [[ -n ${2:-} ]]; then work=$2; mkdir -p "$work"; else work=$(mktemp -d "${TMPDIR:-/tmp}/bench-push.XXXXXX"); fi
 work=$(cd "$work" && pwd)
-regpid=
+registry_sh=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/registry.sh
+regdir=
 cleanup() {
-  [[ -n $regpid ]] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null || true
+  [[ -z $regdir ]] || bash "$registry_sh" stop "$regdir" || true
   [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,39 +57,16 @@ total=$(du -sb "$img/layout/blobs" | cut -f1)
 cat "$img"/layout/blobs/sha256/* > /dev/null # warm the page cache for both tools
 sync
 
-# start_registry DIR: a fresh registry on 127.0.0.1; sets regpid and host.
+# start_registry DIR: a fresh registry on 127.0.0.1 (scripts/registry.sh); sets host.
 start_registry() {
-  local st=$1
-  rm -rf "$st"; mkdir -p "$st/data"
-  cat > "$st/config.yml" <<EOF
-version: 0.1
-log:
-  level: info
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $st/data
-  redirect:
-    disable: true
-http:
-  addr: 127.0.0.1:0
-  secret: bench-local-only
-EOF
-  registry serve "$st/config.yml" > "$st/registry.log" 2>&1 &
-  regpid=$!
-  host=
-  for _ in $(seq 200); do
-    host=$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$st/registry.log" 2>/dev/null | head -1 | cut -d' ' -f3) || true
-    [[ -n $host ]] && curl -fsS "http://$host/v2/" >/dev/null 2>&1 && break
-    host=
-    sleep 0.05
-  done
-  [[ -n $host ]] || { echo "push.sh: registry did not start:" >&2; cat "$st/registry.log" >&2; exit 1; }
+  rm -rf "$1"
+  regdir=$1
+  read -r host _ < <(bash "$registry_sh" start "$1")
+  [[ -n $host ]] || exit 1
 }
 # stop_registry DIR: stops it by PID, removes its blobs and flushes them, so
 # that one run's disk writeback does not slow the next.
-stop_registry() { kill "$regpid" 2>/dev/null; wait "$regpid" 2>/dev/null || true; regpid=; rm -rf "$1"; sync; }
+stop_registry() { bash "$registry_sh" stop "$1"; regdir=; rm -rf "$1"; sync; }
 
 # measure NAME CMD...: runs CMD, appends "NAME wall_s rss_kib" to results.
 results=$work/results.txt; : > "$results"

@@ -50,44 +50,16 @@ sha() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 
 t_start=$(date +%s)
 work=$(mktemp -d "${TMPDIR:-/tmp}/push_test.XXXXXX")
-registry_pid=
+registry_sh=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/registry.sh
 cleanup() {
-  [[ -z $registry_pid ]] || kill "$registry_pid" 2>/dev/null || true
+  bash "$registry_sh" stop "$work/registry" || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# A fresh registry: plain HTTP on a free loopback port, read back from its log.
-mkdir -p "$work/registry/data"
-cat >"$work/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: info
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry/data
-  redirect:
-    disable: true
-http:
-  addr: 127.0.0.1:0
-  secret: push-test-local-only
-EOF
-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
-registry_pid=$!
-addr=
-for _ in $(seq 100); do
-  addr=$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$work/registry/log" 2>/dev/null | head -1 | cut -d' ' -f3) || true
-  [[ -n $addr ]] && curl -fsS "http://$addr/v2/" >/dev/null 2>&1 && break
-  addr=
-  sleep 0.1
-done
-[[ -n $addr ]] || {
-  echo "push_test.sh: the registry did not start:" >&2
-  cat "$work/registry/log" >&2
-  exit 1
-}
+# A fresh registry: plain HTTP on a free loopback port.
+read -r addr registry_pid < <(bash "$registry_sh" start "$work/registry")
+[[ -n $addr ]] || exit 1
 echo "push_test.sh: registry at $addr (pid $registry_pid)" >&2
 
 tag=stamped-$$
